@@ -1,0 +1,5 @@
+"""`python -m digitcli` runs the command-line tool."""
+
+from digitcli.cli import main
+
+main()

@@ -1,0 +1,420 @@
+"""The `digitcli` command: parse options, call the core modules, render the results.
+
+Only light modules are imported here; TensorFlow is imported by `model.py`, and only by the
+commands that train or export.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+# Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer.core import TyperGroup
+
+from digitcli import __version__
+from digitcli.config import DEFAULT_HIDDEN, TrainConfig
+from digitcli.errors import EXIT_CODE_HELP, DigitcliError, ExitCode, InputError, UsageError
+
+_debug = False
+
+
+class _Group(TyperGroup):
+    """Maps every failure to a one-line message and its documented exit code, in one place."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
+            exc.show()
+            sys.exit(ExitCode.USAGE)
+        except ClickException as exc:  # bad options: Click's own message, on one line
+            _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
+        except (KeyboardInterrupt, typer.Abort):
+            _fail("interrupted", ExitCode.INTERRUPTED)
+        except DigitcliError as exc:
+            if _debug:
+                traceback.print_exc()
+            _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:  # `digitcli predict … | head`: the reader left; not an error of ours
+            sys.stderr.close()
+            sys.exit(ExitCode.OK)
+        except Exception as exc:
+            if _debug:
+                traceback.print_exc()
+            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                  ExitCode.INTERNAL)
+        sys.exit(code or ExitCode.OK)
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    sys.stdout.flush()
+    print(f"digitcli: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.",
+    epilog=EXIT_CODE_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class TableOrJson(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class PredictFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Preprocess(str, Enum):
+    auto = "auto"
+    none = "none"
+
+
+class ExportFormat(str, Enum):
+    keras = "keras"
+
+
+# Options shared by several commands, defined once.
+ModelOption = Annotated[
+    Optional[Path],
+    typer.Option("--model", "-m", envvar="DIGITCLI_MODEL", show_default="the bundled model",
+                 help="Model file (.npz from `train`, or a .keras file of the same shape)."),
+]
+DataOption = Annotated[
+    Optional[str],
+    typer.Option("--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
+                 help="Dataset: a folder of MNIST IDX files, a mnist.npz, a CSV "
+                      "(label,pixel0..783), or a folder with 0/ … 9/ image subfolders."),
+]
+
+
+def _format_option():
+    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"digitcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+def _load_model(path: Optional[Path]):
+    from digitcli import store
+
+    return store.load(path or store.bundled_model_path())
+
+
+# ---------------------------------------------------------------------------- predict
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[str], typer.Argument(
+        help="Image files, folders, or - to read paths from stdin (one per line).",
+        show_default=False)],
+    model: ModelOption = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r",
+                                            help="Look in subfolders too.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10,
+                                       help="How many most likely digits to report.")] = 3,
+    output_format: Annotated[PredictFormat, _format_option()] = PredictFormat.table,
+    preprocess: Annotated[Preprocess, typer.Option(
+        case_sensitive=False,
+        help="auto: find the digit and prepare it the MNIST way; none: only resize to 28×28 "
+             "(for inputs that are already MNIST-like).")] = Preprocess.auto,
+    save_preprocessed: Annotated[Optional[Path], typer.Option(
+        help="Also write the 28×28 input the network saw for each image into this folder.")] = None,
+) -> None:
+    """Recognise the digit in each picture.
+
+    Example: digitcli predict photo.jpg;
+    digitcli predict scans/ --recursive --format jsonl > digits.jsonl
+    """
+    from digitcli import predict as batch
+    from digitcli import report
+    from digitcli.preprocess import load_digit
+
+    stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
+    items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    network = _load_model(model)
+    mode = preprocess.value
+    results = batch.predict(items, network, load=lambda p: load_digit(p, mode=mode),
+                            save_dir=save_preprocessed)
+    results = _with_progress(results, len(items))
+
+    failures = 0
+    collected = []
+    writer = report.csv_writer(sys.stdout) if output_format is PredictFormat.csv else None
+    for result in results:
+        if result.status != "ok":
+            failures += 1
+            print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
+        record = result.as_record(top_k)
+        if output_format is PredictFormat.jsonl:
+            report.write_jsonl(record)
+        elif writer is not None:
+            writer.writerow(report.csv_row(record))
+        else:
+            collected.append(result)
+
+    if output_format is PredictFormat.json:
+        report.write_json([r.as_record(top_k) for r in collected])
+    elif output_format is PredictFormat.table and collected:
+        single = len(collected) == 1 and collected[0].status == "ok"
+        table = (report.prediction_table(collected[0]) if single
+                 else report.predictions_table(collected, top_k))
+        report.console().print(table)
+
+    if failures == len(items):
+        what = "the input" if len(items) == 1 else f"all {len(items)} inputs"
+        raise InputError(f"{what} failed; nothing was recognised")
+    if failures:
+        print(f"digitcli: {failures} of {len(items)} inputs failed", file=sys.stderr)
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _with_progress(results, total: int):
+    """Show a progress bar on stderr for large batches, only when stderr is a terminal."""
+    if total < 50 or not sys.stderr.isatty():
+        yield from results
+        return
+    from rich.progress import Progress
+
+    from digitcli import report
+
+    with Progress(console=report.console(sys.stderr), transient=True) as progress:
+        task = progress.add_task("predicting", total=total)
+        for result in results:
+            progress.advance(task)
+            yield result
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    model: ModelOption = None,
+    data_source: DataOption = None,
+    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+    fail_under: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0,
+        help="Exit with code 7 when accuracy is lower than this (0–1): a CI gate.")] = None,
+) -> None:
+    """Measure a model's accuracy, loss, per-digit figures and confusions on labelled data.
+
+    Default data: the MNIST test split. Example: digitcli evaluate --fail-under 0.98
+    """
+    from digitcli import data, metrics, report
+
+    network = _load_model(model)
+    split = data.load_split(data_source, "test")
+    evaluation = metrics.evaluate(network, split.x, split.y)
+    if output_format is TableOrJson.json:
+        report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict()})
+    else:
+        out = report.console()
+        for table in report.evaluation_tables(evaluation, f"{_model_name(model)} on {split.source}"):
+            out.print(table)
+    if fail_under is not None and evaluation.accuracy < fail_under:
+        print(f"digitcli: accuracy {evaluation.accuracy:.2%} is below --fail-under {fail_under:.2%}",
+              file=sys.stderr)
+        raise typer.Exit(ExitCode.BELOW_THRESHOLD)
+
+
+def _model_name(path: Optional[Path]) -> str:
+    return str(path) if path else "bundled model"
+
+
+# ---------------------------------------------------------------------------- inspect
+
+
+@app.command()
+def inspect(
+    model_path: Annotated[Optional[Path], typer.Argument(
+        metavar="[MODEL]", envvar="DIGITCLI_MODEL", show_default="the bundled model",
+        help="Model file to describe.")] = None,
+    image: Annotated[Optional[Path], typer.Option(
+        help="Also show what the network sees for this picture and each layer's output.")] = None,
+    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+) -> None:
+    """Describe a model: layers, weights, how it was trained, its metrics; optionally trace one image.
+
+    Example: digitcli inspect --image 7.png
+    """
+    from digitcli import inspection, report
+
+    network = _load_model(model_path)
+    summary = inspection.describe(network)
+    trace = inspection.trace(network, image) if image else None
+    if output_format is TableOrJson.json:
+        report.write_json({**summary, **({"image": trace} if trace else {})})
+        return
+    out = report.console()
+    for table in report.model_tables(summary):
+        out.print(table)
+    if trace:
+        for renderable in report.trace_renderables(trace):
+            out.print(renderable)
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@app.command()
+def export(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file to export.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (ends in .keras).")],
+    output_format: Annotated[ExportFormat, typer.Option(
+        "--format", "-f", case_sensitive=False, help="Target format.")] = ExportFormat.keras,
+) -> None:
+    """Write a model as a standard Keras file that `keras.saving.load_model` opens in safe mode.
+
+    Example: digitcli export model.npz --out model.keras
+    """
+    from digitcli import model, store
+
+    network = store.load(model_path)
+    if out.suffix != ".keras":
+        raise UsageError(f"{out}: a Keras model file must end in .keras")
+    store.save_keras(model.to_keras(network), out)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- train
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of sizes, e.g. 512,256")
+    if not sizes or any(size < 1 for size in sizes):
+        raise typer.BadParameter(f"{text!r}: every hidden layer needs at least 1 unit")
+    return sizes
+
+
+@app.command()
+def train(
+    data_source: DataOption = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
+    hidden: Annotated[str, typer.Option(
+        help="Hidden layer sizes, comma-separated (25,15 is the course network).")] = ",".join(map(str, DEFAULT_HIDDEN)),
+    learning_rate: Annotated[float, typer.Option(
+        help="Adam's initial learning rate (cosine decay to 0).")] = TrainConfig.learning_rate,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for weights, shuffling, augmentation.")] = TrainConfig.seed,
+    validation_split: Annotated[float, typer.Option(
+        help="Share (0 to <1) of the training data held out to report validation loss and accuracy.")] = TrainConfig.validation_split,
+    augment: Annotated[bool, typer.Option(
+        "--augment/--no-augment",
+        help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch.")] = TrainConfig.augment,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (atomically).")] = Path("digitcli-model.npz"),
+    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch progress.")] = False,
+) -> None:
+    """Train a network on labelled digits and save it, with its test metrics, to a model file.
+
+    Example: digitcli train --data mnist/ --epochs 30 --augment --out models/mine.npz
+    """
+    from digitcli import report, training
+
+    if not learning_rate > 0:
+        raise typer.BadParameter("must be greater than 0", param_hint="--learning-rate")
+    if not 0 <= validation_split < 1:
+        raise typer.BadParameter("must be at least 0 and below 1", param_hint="--validation-split")
+    config = TrainConfig(
+        hidden=_parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, validation_split=validation_split, augment=augment,
+    )
+    with _epoch_reporter(epochs, quiet) as on_epoch:
+        result = training.run(data_source, config, out, on_epoch=on_epoch)
+    summary = {
+        "out": str(result.out),
+        "test_accuracy": result.evaluation.accuracy,
+        "test_loss": result.evaluation.loss,
+        "test_count": result.evaluation.count,
+        "seconds": round(result.seconds, 1),
+        "epochs": epochs,
+        "hidden": list(config.hidden),
+        "data": result.network.metadata["data"]["source"],
+    }
+    if output_format is TableOrJson.json:
+        report.write_json(summary)
+    else:
+        report.console().print(report.key_value_table("Training finished", summary.items()))
+
+
+class _epoch_reporter:
+    """Per-epoch progress: a Rich bar on a terminal, one plain line per epoch otherwise."""
+
+    def __init__(self, epochs: int, quiet: bool):
+        self.epochs, self.quiet = epochs, quiet
+        self.progress = None
+        self.started = time.perf_counter()
+
+    def __enter__(self):
+        if not self.quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from digitcli import report
+
+            self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                                     console=report.console(sys.stderr), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=self.epochs, status="")
+        return self.report
+
+    def report(self, epoch: int, logs: dict) -> None:
+        line = _epoch_line(epoch, self.epochs, logs, time.perf_counter() - self.started)
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, status=line)
+        elif not self.quiet:
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+
+def _epoch_line(epoch: int, epochs: int, logs: dict, seconds: float) -> str:
+    parts = [f"epoch {epoch}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
+             f"accuracy {logs.get('accuracy', float('nan')):.2%}"]
+    if "val_loss" in logs:
+        parts += [f"val_loss {logs['val_loss']:.4f}", f"val_accuracy {logs['val_accuracy']:.2%}"]
+    parts.append(f"{seconds:.0f}s")
+    return "  ".join(parts)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,434 @@
+"""Dataset loaders: MNIST IDX files, Keras-style mnist.npz, CSV and 0..9 image folders.
+
+Every source comes out the same way: images as uint8 (N, 784) with 0 = background and 255 = full ink
+(the MNIST convention), labels as uint8 (N,) in 0..9. Every problem with a dataset is a one-line
+`DataError` that names the file. NumPy and the standard library only: Keras is imported (through
+`digitcli.model`) just for the download fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import itertools
+import math
+import os
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+
+from digitcli.errors import DataError, DigitcliError
+
+SIDE = 28
+PIXELS = SIDE * SIDE
+SPLITS = ("train", "test")
+ENV_VAR = "DIGITCLI_DATA"
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+ACCEPTED = (
+    "a folder with the four MNIST IDX files (.gz or raw), a Keras-style mnist.npz, "
+    "a CSV file (label + 784 pixels) or a folder with 0/ to 9/ image subfolders"
+)
+OFFLINE_HINT = (
+    f"pass --data DIR with the four IDX files, a mnist.npz or a CSV, or set {ENV_VAR}"
+)
+
+# (images, labels) file names per split, in the original hyphenated spelling.
+IDX_STEMS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x0803 / 0x0801: unsigned bytes, 3 / 1 dimensions
+CSV_CHUNK_ROWS = 4096  # parse CSVs in blocks so a 60k-row file never exists as float64 at once
+READ_CHUNK = 1 << 22
+
+Kind = Literal["idx", "npz", "csv", "folder", "keras"]
+ImageLoader = Callable[[Path], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == has no single truth value
+class Split:
+    """One split of a dataset, validated."""
+
+    x: np.ndarray  # uint8 (N, 784), 0 = background, 255 = full ink
+    y: np.ndarray  # uint8 (N,), 0..9
+    source: str  # for people and model metadata, e.g. "IDX folder data/mnist (t10k)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A recognised dataset source; nothing is read until `load`."""
+
+    kind: Kind
+    path: Path | None  # None only for the Keras download
+    description: str
+
+    @property
+    def has_splits(self) -> bool:
+        """True when the source has its own train/test split; CSVs and image folders do not."""
+        return self.kind in ("idx", "npz", "keras")
+
+    def load(self, split: str, *, image_loader: ImageLoader | None = None) -> Split:
+        """Read and validate `split` ("train" or "test"); single-split sources return every row."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        try:
+            if self.kind == "idx":
+                x, y, detail = _load_idx(self.path, split)
+            elif self.kind == "npz":
+                x, y, detail = _load_npz(self.path, split)
+            elif self.kind == "keras":
+                x, y, detail = _load_keras(split)
+            elif self.kind == "csv":
+                x, y, detail = _load_csv(self.path)
+            else:
+                x, y, detail = _load_folder(self.path, image_loader)
+        except OSError as e:  # permissions, I/O errors: still a dataset problem, still one line
+            raise DataError(f"{e.filename or self.path}: cannot read ({e.strerror or e})") from e
+        return Split(x, y, f"{self.description} ({detail})")
+
+
+def open_source(source: str | Path | None) -> Source:
+    """Recognise a dataset source; None or "" means $DIGITCLI_DATA, the Keras cache, a download."""
+    if source is not None and source != "":
+        return _open_path(Path(source).expanduser())
+    env = os.environ.get(ENV_VAR)
+    if env:
+        try:
+            return _open_path(Path(env).expanduser())
+        except DataError as e:
+            raise DataError(f"{e} (from {ENV_VAR})") from e
+    cache = Path.home() / ".keras" / "datasets" / "mnist.npz"
+    if cache.is_file():
+        return _open_path(cache)
+    return Source("keras", None, "Keras download of MNIST")
+
+
+def load_split(
+    source: str | Path | None, split: str, *, image_loader: ImageLoader | None = None
+) -> Split:
+    """Open `source` and load `split` ("train" or "test") from it."""
+    return open_source(source).load(split, image_loader=image_loader)
+
+
+def resolve_source(source: str | Path | None) -> str:
+    """Describe where data would come from, without reading it (for messages and --help)."""
+    return open_source(source).description
+
+
+def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """Hex SHA-256 over the shapes, dtypes and bytes of `x` and `y`: same data, same fingerprint."""
+    digest = hashlib.sha256()
+    for a in (x, y):
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape};".encode())
+        digest.update(a.data)
+    return digest.hexdigest()
+
+
+# --- recognising a path ---------------------------------------------------------------------
+
+
+def _open_path(path: Path) -> Source:
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        found = {stem: _find_idx(path, stem) for pair in IDX_STEMS.values() for stem in pair}
+        missing = [stem for stem, p in found.items() if p is None]
+        if len(missing) < len(found):
+            if missing:
+                raise DataError(
+                    f"{path}: incomplete MNIST IDX folder, missing {', '.join(missing)} "
+                    "(each may also be spelled '.idx' and end in .gz)"
+                )
+            return Source("idx", path, f"IDX folder {path}")
+        if any((path / str(d)).is_dir() for d in range(10)):
+            return Source("folder", path, f"image folder {path}")
+    elif path.suffix.lower() == ".npz":
+        return Source("npz", path, f"npz file {path}")
+    elif path.suffix.lower() == ".csv":
+        return Source("csv", path, f"CSV file {path}")
+    raise DataError(f"{path}: unrecognised dataset source; expected {ACCEPTED}")
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    """The file for `stem` (train-images-idx3-ubyte or train-images.idx3-ubyte), maybe .gz."""
+    for name in (stem, stem.replace("-idx", ".idx")):
+        for suffix in ("", ".gz"):
+            candidate = folder / (name + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+# --- one loader per kind; each returns (x, y, detail) already validated ---------------------
+
+
+def _load_idx(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    images_stem, labels_stem = IDX_STEMS[split]
+    images_path, labels_path = _find_idx(folder, images_stem), _find_idx(folder, labels_stem)
+    if images_path is None or labels_path is None:  # removed since open_source looked
+        raise DataError(f"{folder}: {images_stem} or {labels_stem} has gone missing")
+    x = _read_idx(images_path, IMAGES_MAGIC, (SIDE, SIDE))
+    y = _read_idx(labels_path, LABELS_MAGIC, ())
+    if len(x) != len(y):
+        raise DataError(
+            f"{folder}: {images_path.name} has {len(x)} images "
+            f"but {labels_path.name} has {len(y)} labels"
+        )
+    x, y = _checked(x, y, str(labels_path))
+    return x, y, images_stem.split("-")[0]
+
+
+def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (gzipped or raw); the header is big-endian uint32s."""
+    what = "images" if magic == IMAGES_MAGIC else "labels"
+    header_size = 4 * (2 + len(item_shape))
+    try:
+        with _open_maybe_gzip(path) as f:
+            header = f.read(header_size)
+            if len(header) < header_size:
+                raise DataError(
+                    f"{path}: truncated IDX file (header is {len(header)} of {header_size} bytes)"
+                )
+            found, count, *dims = struct.unpack(f">{2 + len(item_shape)}I", header)
+            if found != magic:
+                raise DataError(
+                    f"{path}: not an MNIST {what} IDX file: "
+                    f"expected magic number {magic}, found {found}"
+                )
+            if tuple(dims) != item_shape:
+                raise DataError(f"{path}: images are {dims[0]}x{dims[1]}, expected {SIDE}x{SIDE}")
+            size = count * math.prod(item_shape)
+            data = _read_at_most(f, size + 1)  # one byte more tells us whether extra data follows
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # bad or cut-off gzip data
+        raise DataError(f"{path}: damaged or truncated file ({e})") from e
+    if len(data) < size:
+        raise DataError(
+            f"{path}: truncated IDX file: header promises {count} {what} ({size} bytes) "
+            f"but only {len(data)} bytes follow"
+        )
+    if len(data) > size:
+        raise DataError(f"{path}: unexpected data after the {count} {what} the header promises")
+    return np.frombuffer(data, np.uint8).reshape(count, *item_shape)
+
+
+def _open_maybe_gzip(path: Path) -> BinaryIO:
+    # Sniff the gzip magic rather than trust the suffix: renamed files are common.
+    f = path.open("rb")
+    if f.read(2) == b"\x1f\x8b":
+        f.close()
+        return gzip.open(path, "rb")
+    f.seek(0)
+    return f
+
+
+def _read_at_most(f: BinaryIO, limit: int) -> bytearray:
+    # Growing a bytearray keeps memory at the real size (not a corrupt header's promise), and the
+    # result is writable, so the arrays built on it are too.
+    buf = bytearray()
+    while len(buf) < limit and (chunk := f.read(min(READ_CHUNK, limit - len(buf)))):
+        buf += chunk
+    return buf
+
+
+def _load_npz(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    with path.open("rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            raise DataError(
+                f"{path}: not a .npz archive (a zip of .npy arrays like Keras' mnist.npz)"
+            )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in NPZ_KEYS if key not in npz.files]
+            if missing:
+                raise DataError(
+                    f"{path}: missing {', '.join(missing)} "
+                    f"(a Keras-style mnist.npz holds {', '.join(NPZ_KEYS)})"
+                )
+            x, y = npz[f"x_{split}"], npz[f"y_{split}"]
+    except ValueError as e:
+        if "pickle" in str(e).lower():  # NumPy refuses object arrays under allow_pickle=False
+            raise DataError(
+                f"{path}: contains pickled objects and is refused (loading them could run code)"
+            ) from e
+        raise DataError(f"{path}: damaged .npz archive ({e})") from e
+    except (EOFError, zlib.error, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: damaged .npz archive ({e})") from e
+    x, y = _checked(x, y, f"{path} [{split}]")
+    return x, y, split
+
+
+def _download_mnist() -> Mapping[str, np.ndarray]:
+    """Fetch MNIST with Keras (cached in ~/.keras/datasets); the only Keras use in this module."""
+    from digitcli.model import import_keras  # lazy: TensorFlow only when nothing else is available
+
+    keras = import_keras()
+    # Keras prints "Downloading data from ..." and a progress bar; stdout is for data only.
+    with contextlib.redirect_stdout(sys.stderr):
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _load_keras(split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        arrays = _download_mnist()
+    except DataError:
+        raise
+    except Exception as e:  # Keras wraps network failures in a bare Exception; all mean "offline"
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"could not download MNIST ({reason}); {OFFLINE_HINT}") from e
+    x, y = _checked(arrays[f"x_{split}"], arrays[f"y_{split}"], "Keras MNIST download")
+    return x, y, split
+
+
+def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    xs, ys = [], []
+    try:
+        # utf-8-sig drops the byte-order mark spreadsheet programs like to write.
+        with path.open(encoding="utf-8-sig") as f:
+            rows = ((n, line) for n, line in enumerate(f, start=1) if line.strip())
+            first = next(rows, None)
+            if first is None:
+                raise DataError(
+                    f"{path}: empty CSV file (expected rows of label + {PIXELS} pixels)"
+                )
+            if _is_number(first[1].split(",", 1)[0]):  # no header row: the first row is data
+                rows = itertools.chain([first], rows)
+            for chunk in _chunks(rows, CSV_CHUNK_ROWS):
+                values = _parse_csv_chunk(path, chunk)
+                numbers = [n for n, _ in chunk]
+                x, y = _checked(
+                    values[:, 1:], values[:, 0], str(path), where=lambda i: f"line {numbers[i]}"
+                )
+                xs.append(x)
+                ys.append(y)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not a text CSV file ({e.reason} at byte {e.start})") from e
+    if not xs:
+        raise DataError(f"{path}: empty CSV file (a header but no data rows)")
+    return np.concatenate(xs), np.concatenate(ys), "single split: all rows"
+
+
+def _chunks(rows: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+def _parse_csv_chunk(path: Path, chunk: list[tuple[int, str]]) -> np.ndarray:
+    """Numbers of one block of CSV rows; the slow per-field scan runs only to explain a failure."""
+    for n, line in chunk:
+        columns = line.count(",") + 1
+        if columns != PIXELS + 1:
+            raise DataError(
+                f"{path}: line {n} has {columns} columns, "
+                f"expected {PIXELS + 1} (label + {PIXELS} pixels)"
+            )
+    lines = [line for _, line in chunk]
+    try:
+        return np.loadtxt(lines, delimiter=",", dtype=np.int16, ndmin=2)  # fast path: integers
+    except ValueError:
+        pass
+    try:
+        # Slower, but reads "12.0" as written by some exports; the range check rejects "12.5".
+        return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError:
+        pass
+    for n, line in chunk:
+        for column, field in enumerate(line.split(","), start=1):
+            if not _is_number(field):
+                raise DataError(
+                    f"{path}: line {n}, column {column}: {field.strip()!r} is not a number"
+                )
+    raise DataError(f"{path}: values NumPy cannot read as numbers")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_folder(
+    folder: Path, image_loader: ImageLoader | None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    files = [
+        (digit, f)
+        for digit in range(10)
+        if (folder / str(digit)).is_dir()
+        for f in sorted((folder / str(digit)).iterdir())
+        if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    if not files:
+        raise DataError(
+            f"{folder}: no images in the digit subfolders 0/ to 9/ "
+            f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
+    if image_loader is None:
+        from digitcli.preprocess import load_digit as image_loader  # lazy: Pillow only when needed
+    images = []
+    for _, f in files:
+        try:
+            image = np.asarray(image_loader(f))
+        except DigitcliError as e:  # training data must be clean: stop rather than skip
+            raise DataError(f"{f}: cannot use as a training image: {e}") from e
+        if image.shape != (SIDE, SIDE):
+            raise DataError(
+                f"{f}: image has shape {image.shape} after loading, expected {SIDE}x{SIDE}"
+            )
+        images.append(image)
+    labels = np.array([digit for digit, _ in files], np.uint8)
+    x, y = _checked(np.stack(images), labels, str(folder), where=lambda i: str(files[i][1]))
+    return x, y, "single split: all images"
+
+
+# --- validation shared by every loader ------------------------------------------------------
+
+
+def _checked(
+    x: np.ndarray, y: np.ndarray, name: str, where: Callable[[int], str] = lambda i: f"sample {i}"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate images and labels; return them as uint8 (N, 784) and uint8 (N,)."""
+    if y.ndim != 1:
+        raise DataError(f"{name}: labels must be a 1-D array, found shape {y.shape}")
+    if not (x.ndim == 3 and x.shape[1:] == (SIDE, SIDE) or x.ndim == 2 and x.shape[1] == PIXELS):
+        raise DataError(
+            f"{name}: images must be {SIDE}x{SIDE} ({PIXELS} pixels), found shape {x.shape}"
+        )
+    if len(x) != len(y):
+        raise DataError(f"{name}: {len(x)} images but {len(y)} labels")
+    if len(y) == 0:
+        raise DataError(f"{name}: no samples")
+    x = _as_uint8(x.reshape(len(x), PIXELS), 255, "pixel value", name, where)
+    return x, _as_uint8(y, 9, "label", name, where)
+
+
+def _as_uint8(
+    a: np.ndarray, top: int, what: str, name: str, where: Callable[[int], str]
+) -> np.ndarray:
+    """`a` as uint8 after checking every value is a whole number in 0..top."""
+    if a.dtype == np.uint8 and top == 255:  # every byte is a valid pixel: skip the scan
+        return a
+    if a.dtype.kind not in "iuf":
+        raise DataError(f"{name}: {what}s must be numbers, found {a.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = (a < 0) | (a > top)
+        if a.dtype.kind == "f":
+            bad |= a != np.floor(a)  # NaN is unequal to itself, so it is caught here too
+    if bad.any():
+        k = int(np.argmax(bad.ravel()))
+        value = a.ravel()[k]
+        shown = f"{value:g}" if a.dtype.kind == "f" else str(value)
+        row = k // (a.size // len(a))
+        raise DataError(f"{name}: {where(row)} has {what} {shown}, expected a whole number 0-{top}")
+    return a.astype(np.uint8, copy=False)

@@ -1,0 +1,52 @@
+"""One exception hierarchy and the exit codes it maps to (the only place exit codes are defined)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in `--help` and the README."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: please report it (run with --debug for the traceback)
+    USAGE = 2  # bad option or argument value
+    INPUT = 3  # an input image or path could not be used (nothing succeeded)
+    DATA = 4  # a dataset could not be found, read or validated
+    MODEL = 5  # a model file is missing, damaged, unsafe or of an unknown version
+    PARTIAL = 6  # a batch finished, but some inputs failed (see the error records)
+    BELOW_THRESHOLD = 7  # evaluate --fail-under: accuracy lower than asked
+    INTERRUPTED = 130  # Ctrl-C / SIGINT
+
+
+EXIT_CODE_HELP = """Exit codes: 0 ok; 1 internal error; 2 bad usage; 3 input unusable;
+4 dataset error; 5 model file error; 6 some inputs failed; 7 accuracy below --fail-under;
+130 interrupted."""
+
+
+class DigitcliError(Exception):
+    """An expected failure: a one-line message for people and an exit code for scripts."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(DigitcliError):
+    exit_code = ExitCode.USAGE
+
+
+class InputError(DigitcliError):
+    """An input path or image that cannot be used."""
+
+    exit_code = ExitCode.INPUT
+
+
+class NoDigitError(InputError):
+    """The picture holds no ink that could be a digit."""
+
+
+class DataError(DigitcliError):
+    exit_code = ExitCode.DATA
+
+
+class ModelError(DigitcliError):
+    exit_code = ExitCode.MODEL

@@ -1,0 +1,122 @@
+"""Opening user images safely: size limits, EXIF rotation, transparency and every pixel mode."""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from digitcli.errors import InputError
+
+# 50 Mpx holds every ordinary camera photo and scan (12-48 Mpx phones, A4 at 600 dpi is 35 Mpx)
+# while bounding the memory a single input can take: the decoded pixels plus the float32
+# luminance copy stay under ~400 MB.  It is checked from the header, before any decoding, so a
+# small file that declares huge dimensions (a decompression bomb) costs nothing.  Pillow's own
+# bomb check (~89 Mpx) also applies and is turned into the same error.
+MAX_PIXELS = 50_000_000
+
+# ITU-R 601-2 luma, the weights Pillow's convert("L") and libjpeg's grey decoding use.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+# Pillow raises these for damaged or truncated files, depending on format and where it breaks.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+
+
+def open_gray(
+    path: Path,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Open an image file as a float32 2-D luminance array in [0, 1] (0 black, 1 white), as a person sees it.
+
+    Raises InputError (one line, naming the file) for anything that is not a usable image.
+    ``draft_size`` lets a JPEG decode at a reduced size that is still at least that large.
+    """
+    path = Path(path)
+    _check_file(path)
+    with warnings.catch_warnings():
+        # Pillow only warns between 1x and 2x its limit; a warning must stop us too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                _check_size(path, img.size, max_pixels)
+                if draft_size is not None and img.format == "JPEG":
+                    img.draft("L", draft_size)
+                img.load()
+                ImageOps.exif_transpose(img, in_place=True)
+                return _luminance(img)
+        except InputError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise InputError(f"{path}: image is too large to open safely ({err})") from None
+        except PermissionError:
+            raise InputError(f"{path}: permission denied") from None
+        except Image.UnidentifiedImageError:
+            raise InputError(f"{path}: not an image file (unknown or unsupported format)") from None
+        except _DECODE_ERRORS as err:
+            raise InputError(f"{path}: file is truncated or damaged ({err})") from None
+
+
+def _check_file(path: Path) -> None:
+    """Reject a path that is missing, a folder or empty, with a message that says which."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an image file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+
+
+def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse images whose header declares more pixels than we are willing to decode."""
+    width, height = size
+    if width * height > max_pixels:
+        raise InputError(
+            f"{path}: image is {width}×{height} = {width * height / 1e6:.0f} Mpx, "
+            f"more than the {max_pixels / 1e6:.0f} Mpx limit"
+        )
+
+
+def _luminance(img: Image.Image) -> np.ndarray:
+    """Convert a loaded image of any mode to float32 luminance in [0, 1], keeping its value range."""
+    mode = img.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255
+        return _flatten_alpha(rgba[..., :3] @ _LUMA, rgba[..., 3])
+    if mode in ("1", "L"):
+        return np.asarray(img.convert("L"), dtype=np.float32) / 255
+    if mode.startswith("I;16"):
+        # Pillow's convert("L") clamps 16-bit values at 255; scale by the real 16-bit range instead.
+        return np.asarray(img).astype(np.float32) / 65535
+    if mode in ("I", "F"):
+        return _to_unit_range(np.asarray(img).astype(np.float32))
+    # RGB, CMYK, YCbCr, LAB, HSV, P: let Pillow map to RGB, then weigh in float (no rounding to 8 bits).
+    return np.asarray(img.convert("RGB"), dtype=np.float32) @ (_LUMA / 255)
+
+
+def _to_unit_range(values: np.ndarray) -> np.ndarray:
+    """Scale 32-bit integer or float pixels by the smallest standard range (1, 255, 65535) that holds them."""
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min()), float(values.max())
+    for full_scale in (1.0, 255.0, 65535.0):
+        if low >= 0 and high <= full_scale:
+            return values / np.float32(full_scale)
+    # Anything else (negative or beyond 16 bits) has no standard range: stretch what is there.
+    return (values - low) / np.float32(max(high - low, 1e-12))
+
+
+def _flatten_alpha(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite onto white when the visible strokes are dark, onto black when they are light.
+
+    A transparent PNG from a drawing app often stores black strokes over transparent black; dropping
+    alpha would make it all black, and a fixed white background would hide white strokes.
+    """
+    weight = float(alpha.sum())
+    stroke_lum = float((alpha * lum).sum()) / weight if weight > 0 else 0.0
+    background = np.float32(1.0 if stroke_lum < 0.5 else 0.0)
+    return alpha * lum + (1 - alpha) * background

@@ -1,0 +1,58 @@
+"""What `inspect` shows: a model's layers and history, and one image traced through the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from digitcli.infer import Network, activations, scale_inputs, softmax
+
+
+def describe(network: Network) -> dict:
+    """Layers with units, activation, parameter counts and weight statistics, plus the metadata."""
+    layers = []
+    for i, layer in enumerate(network.layers, 1):
+        w = layer.weights
+        layers.append({
+            "layer": i,
+            "units": layer.units,
+            "activation": layer.activation,
+            "weights_shape": list(w.shape),
+            "parameters": int(w.size + layer.bias.size),
+            "weight_mean": float(w.mean()),
+            "weight_std": float(w.std()),
+            "weight_min": float(w.min()),
+            "weight_max": float(w.max()),
+            "bias_mean": float(layer.bias.mean()),
+        })
+    meta = network.metadata or {}
+    return {
+        "layers": layers,
+        "parameters": sum(layer["parameters"] for layer in layers),
+        "training": meta.get("training"),
+        "data": meta.get("data"),
+        "metrics": meta.get("metrics"),
+        "versions": meta.get("versions"),
+        "created": meta.get("created"),
+        "command": meta.get("command"),
+    }
+
+
+def trace(network: Network, image: Path) -> dict:
+    """The 28×28 input x the network sees for `image`, then a[1], a[2], …, the logits z, softmax."""
+    from digitcli.preprocess import load_digit
+
+    pixels = load_digit(image)
+    outputs = activations(network.layers, scale_inputs(pixels[None], network.input_scale))
+    z = outputs[-1][0]
+    probabilities = softmax(z)
+    return {
+        "path": str(image),
+        "input": pixels.tolist(),
+        "activations": [a[0].tolist() for a in outputs[:-1]],
+        "logits": z.tolist(),
+        "softmax": probabilities.tolist(),
+        "digit": int(probabilities.argmax()),
+        "confidence": float(probabilities.max()),
+    }

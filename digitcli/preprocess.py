@@ -1,0 +1,463 @@
+"""MNIST-faithful normalisation: a picture of one digit becomes a 28×28 uint8 array, white ink on black.
+
+MNIST was made by scaling each digit so its longer side is 20 px (aspect kept, anti-aliased) and
+placing it in a 28×28 frame so its centre of mass lands on the centre.  The network only works on
+input prepared the same way, so the "auto" pipeline below turns a photo or scan into exactly that:
+
+1. find the paper: fit a smooth (quadratic) background surface to a sparse sample of pixels,
+   rejecting outliers, which removes uneven lighting without being pulled by the ink;
+2. decide polarity from which side of that surface the strong outliers lie (dark ink on paper or
+   chalk on a board), so the ink becomes positive;
+3. measure noise and ink contrast; too little contrast means there is no digit;
+4. on a copy at most WORK_SIZE px across, threshold at half the ink level and keep the connected
+   components that make up the digit (specks, paper edges and shadows are dropped);
+5. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
+   (max-pooling, so thin pen lines survive) and thicken strokes that are thinner than MNIST's;
+6. scale the longer side to 20 px with area averaging and place it by centre of mass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from digitcli.errors import InputError, NoDigitError, UsageError
+from digitcli.images import open_gray
+
+MODES = ("auto", "none")
+SIZE = 28  # MNIST frame
+BOX = 20  # MNIST digits have their longer side scaled to 20 px
+WORK_SIZE = 512  # the digit is searched for on a copy at most this many px across
+DETAIL_SIZE = 80  # the cut-out digit is pooled down to 80-159 px before the final resize
+DRAFT_SIZE = (800, 800)  # JPEGs may decode at 1/2, 1/4 or 1/8 while staying >= 800 px per side
+FIT_SAMPLES = 64  # the background surface is fitted on about 64×64 sampled pixels
+MIN_CONTRAST = 0.08  # ink must differ from the paper by 8 % of the full range ...
+NOISE_SIGMAS = 6.0  # ... and by this many noise standard deviations
+STROKE_TARGET = 2.0  # median MNIST stroke width in the 20-px box (test set, 50 % threshold)
+STROKE_MIN = 1.6  # strokes thinner than this are thickened to the target
+NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
+
+
+def to_mnist(gray: np.ndarray, *, mode: str = "auto") -> np.ndarray:
+    """Normalise a grey picture (float in [0, 1], 1 = white; uint8 also accepted) to MNIST's 28×28 uint8.
+
+    mode="auto" finds the digit and prepares it like MNIST (an input that already is MNIST-like is
+    returned unchanged); mode="none" only resizes to 28×28 and keeps the polarity.
+    Raises NoDigitError when there is no ink to be found.
+    """
+    if mode not in MODES:
+        raise UsageError(f"unknown preprocessing mode {mode!r}; choose one of: {', '.join(MODES)}")
+    gray = _as_unit_float(gray)
+    if mode == "none":
+        return _to_uint8(gray if gray.shape == (SIZE, SIZE) else _resize(gray, (SIZE, SIZE)))
+    ready = _already_mnist(gray)
+    if ready is not None:
+        return ready
+    return _normalise(gray)
+
+
+def load_digit(path: Path, *, mode: str = "auto") -> np.ndarray:
+    """Open an image file and normalise it to MNIST's 28×28 uint8 (see to_mnist)."""
+    gray = open_gray(Path(path), draft_size=DRAFT_SIZE)
+    try:
+        return to_mnist(gray, mode=mode)
+    except NoDigitError as err:
+        raise NoDigitError(f"{path}: {err}") from None
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _as_unit_float(gray: np.ndarray) -> np.ndarray:
+    """Check the array is a usable 2-D picture and return it as float32 in [0, 1]."""
+    arr = np.asarray(gray)
+    if arr.ndim != 2 or arr.size == 0:
+        raise InputError(f"expected a 2-D grey picture, got an array of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr.sum()):
+        raise InputError("the picture has NaN or infinite pixel values")
+    return arr
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round [0, 1] floats to 0..255 bytes."""
+    return np.rint(np.clip(values, 0, 1) * 255).astype(np.uint8)
+
+
+def _resize(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a float picture to (width, height): area averaging when shrinking, Lanczos when growing."""
+    shrinking = size[0] <= values.shape[1] and size[1] <= values.shape[0]
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.LANCZOS
+    img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32))
+    return np.clip(np.asarray(img.resize(size, method)), 0, 1)
+
+
+def _shrink(values: np.ndarray, factor: int) -> np.ndarray:
+    """Average factor×factor blocks (the last row/column of blocks may be partial)."""
+    if factor == 1:
+        return values
+    return np.asarray(Image.fromarray(np.ascontiguousarray(values, dtype=np.float32)).reduce(factor))
+
+
+def _max_pool(values: np.ndarray, factor: int) -> np.ndarray:
+    """Take the maximum of factor×factor blocks: a 1-px line stays at full strength, unlike averaging."""
+    if factor == 1:
+        return values
+    h, w = values.shape
+    padded = np.pad(values, ((0, -h % factor), (0, -w % factor)))
+    return padded.reshape(padded.shape[0] // factor, factor, -1, factor).max(axis=(1, 3))
+
+
+def _dilate(values: np.ndarray, size: int) -> np.ndarray:
+    """Grey dilation with a size×size square (separable running maximum; Pillow's MaxFilter is slow)."""
+    if size <= 1:
+        return values
+    half = size // 2
+    padded = np.pad(values, half)
+    windows = np.lib.stride_tricks.sliding_window_view
+    rows = windows(padded, size, axis=0).max(axis=-1)
+    return windows(rows, size, axis=1).max(axis=-1)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Return (top, bottom, left, right), end-exclusive, of the True pixels, or None if there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _centre_of_mass(values: np.ndarray) -> tuple[float, float]:
+    """Return the (row, column) centre of mass in pixel-index coordinates."""
+    total = float(values.sum())
+    rows = float(values.sum(axis=1) @ np.arange(values.shape[0])) / total
+    cols = float(values.sum(axis=0) @ np.arange(values.shape[1])) / total
+    return rows, cols
+
+
+# --- the MNIST-like pass-through ----------------------------------------------------------------
+
+
+def _already_mnist(gray: np.ndarray) -> np.ndarray | None:
+    """Return the picture unchanged (as uint8) if it already looks MNIST-prepared, else None.
+
+    MNIST images have a black background, bright strokes, an ink box whose longer side is 18-20 px
+    (at a 10 % threshold, all 70,000 of them) and their centre of mass within half a pixel of the
+    centre.  Re-running the pipeline on them could only make them less like the training data.
+    """
+    if gray.shape != (SIZE, SIZE):
+        return None
+    img = _to_uint8(gray)
+    if img.max() < 128 or np.count_nonzero(img <= 25) < img.size // 2:
+        return None
+    box = _bbox(img > 25)
+    if box is None or not 17 <= max(box[1] - box[0], box[3] - box[2]) <= BOX:
+        return None
+    row, col = _centre_of_mass(img.astype(np.float32))
+    if abs(row - SIZE / 2) > 1 or abs(col - SIZE / 2) > 1:
+        return None
+    return img
+
+
+# --- background, polarity and contrast -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Paper:
+    """A smooth model of the paper's brightness (quadratic in x and y) and the pixel noise around it."""
+
+    coef: np.ndarray  # coef[i, j] multiplies v**i * u**j, with u, v in [-1, 1] across the picture
+    shape: tuple[int, int]  # full picture (height, width)
+    noise: float  # robust standard deviation of single full-resolution pixels around the surface
+
+    def surface(self, top: int, bottom: int, left: int, right: int, step: int = 1) -> np.ndarray:
+        """Evaluate the surface at the centres of step×step blocks covering [top:bottom, left:right]."""
+        v = self._axis(top, bottom, step, self.shape[0])
+        u = self._axis(left, right, step, self.shape[1])
+        return (np.vander(v, 3, increasing=True) @ self.coef @ np.vander(u, 3, increasing=True).T).astype(
+            np.float32
+        )
+
+    @staticmethod
+    def _axis(start: int, stop: int, step: int, length: int) -> np.ndarray:
+        """Normalised [-1, 1] coordinates of the block centres along one axis."""
+        centres = start + (np.arange(-(-(stop - start) // step)) + 0.5) * step
+        return 2 * centres / length - 1
+
+
+def _fit_paper(gray: np.ndarray) -> _Paper:
+    """Fit the background surface by least squares on sampled pixels, iteratively ignoring outliers (ink)."""
+    h, w = gray.shape
+    step = max(1, -(-max(h, w) // FIT_SAMPLES))
+    sample = gray[step // 2 :: step, step // 2 :: step].astype(np.float64)
+    v = 2 * (np.arange(step // 2, h, step) + 0.5) / h - 1
+    u = 2 * (np.arange(step // 2, w, step) + 0.5) / w - 1
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    terms = [(i, j) for i in range(3) for j in range(3 - i)]  # 1, u, u², v, uv, v²
+    design = np.stack([vv.ravel() ** i * uu.ravel() ** j for i, j in terms], axis=1)
+    values = sample.ravel()
+
+    fitted = np.full_like(values, np.median(values))
+    for _ in range(4):
+        residual = values - fitted
+        noise = _robust_sigma(residual)
+        inliers = np.abs(residual) <= 2.5 * noise
+        if np.count_nonzero(inliers) < len(terms) * 4:
+            break
+        solution = np.linalg.lstsq(design[inliers], values[inliers], rcond=None)[0]
+        fitted = design @ solution
+    else:
+        coef = np.zeros((3, 3))
+        for (i, j), c in zip(terms, solution):
+            coef[i, j] = c
+        return _Paper(coef, (h, w), _robust_sigma(values - fitted))
+    # Too few pixels agree on a background (tiny or wild picture): fall back to a flat paper.
+    coef = np.zeros((3, 3))
+    coef[0, 0] = np.median(values)
+    return _Paper(coef, (h, w), _robust_sigma(values - coef[0, 0]))
+
+
+def _robust_sigma(residual: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation (ink cannot inflate it)."""
+    # Floor at one 8-bit step so that perfectly clean synthetic pictures do not divide by zero.
+    return max(1.4826 * float(np.median(np.abs(residual - np.median(residual)))), 1 / 255)
+
+
+def _ink_sign(residual: np.ndarray, noise: float) -> float:
+    """Return -1 if the ink is darker than the paper, +1 if lighter: whichever tail beyond the noise is heavier.
+
+    Background pixels sit on the fitted surface whatever their brightness, so coloured paper, a dark
+    board or a dim photo do not fool this; only the ink (and the odd speck) stands out.
+    """
+    dark = np.clip(-residual - 3 * noise, 0, None).sum()
+    light = np.clip(residual - 3 * noise, 0, None).sum()
+    return -1.0 if dark > light else 1.0
+
+
+def _ink_level(ink: np.ndarray, noise: float) -> float:
+    """Return the typical contrast of the strokes, or raise NoDigitError if nothing stands out from the noise."""
+    strong = ink[ink > 4 * noise]
+    if strong.size < 4:
+        raise NoDigitError(NO_DIGIT)
+    level = float(np.percentile(strong, 90))  # the 90th percentile ignores a few extreme specks
+    if level < max(MIN_CONTRAST, NOISE_SIGMAS * noise):
+        raise NoDigitError(NO_DIGIT)
+    return level
+
+
+# --- connected components ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Horizontal runs of True pixels in a mask, and the 8-connected component each belongs to."""
+
+    row: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray  # exclusive
+    component: np.ndarray  # 0..count-1
+    count: int
+
+
+def _label_runs(mask: np.ndarray) -> _Runs:
+    """Label 8-connected components by joining runs that overlap in neighbouring rows (vectorised union-find)."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), np.int8)
+    padded[:, 1:-1] = mask
+    edges = np.diff(padded, axis=1)
+    row, start = np.nonzero(edges == 1)
+    stop = np.nonzero(edges == -1)[1]
+    n = row.size
+
+    # Run a (row r) touches run b (row r+1) when b.start <= a.stop and b.stop >= a.start (diagonals
+    # count). Keys row*(w+2)+col are sorted, so the partners of each run form one contiguous range.
+    key = (row + 1) * (w + 2)
+    first = np.searchsorted(row * (w + 2) + stop, key + start, side="left")
+    last = np.searchsorted(row * (w + 2) + start, key + stop, side="right")
+    counts = np.clip(last - first, 0, None)
+    a = np.repeat(np.arange(n), counts)
+    b = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+
+    # Hook the larger root under the smaller one and compress paths until every pair agrees.
+    parent = np.arange(n)
+    while True:
+        pa, pb = parent[a], parent[b]
+        if np.array_equal(pa, pb):
+            break
+        np.minimum.at(parent, np.maximum(pa, pb), np.minimum(pa, pb))
+        while not np.array_equal(parent, parent[parent]):
+            parent = parent[parent]
+    roots, component = np.unique(parent, return_inverse=True)
+    return _Runs(row, start, stop, component, roots.size)
+
+
+def _paint(runs: _Runs, keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Draw the runs of the kept components back into a boolean mask."""
+    chosen = keep[runs.component]
+    delta = np.zeros((shape[0], shape[1] + 1), np.int8)
+    delta[runs.row[chosen], runs.start[chosen]] = 1
+    delta[runs.row[chosen], runs.stop[chosen]] = -1  # never a start: runs are separated by gaps
+    return np.cumsum(delta, axis=1)[:, :-1] > 0
+
+
+def _digit_mask(mask: np.ndarray) -> np.ndarray:
+    """Keep the connected components that form the digit; drop specks, paper edges and shadows.
+
+    The main component is the largest one, with a handicap for touching the picture's edge (paper
+    edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
+    rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
+    Pieces at least a tenth of its size nearby (a detached bar of a 5, broken pencil strokes) join it.
+    """
+    h, w = mask.shape
+    runs = _label_runs(mask)
+    n = runs.count
+    if n == 0:
+        raise NoDigitError(NO_DIGIT)
+    length = runs.stop - runs.start
+    area = np.bincount(runs.component, weights=length, minlength=n)
+    top, bottom, left, right = _component_boxes(runs)
+    on_edge = np.where((runs.row == 0) | (runs.row == h - 1), length, (runs.start == 0) + (runs.stop == w))
+    contact = np.bincount(runs.component, weights=on_edge, minlength=n)
+    height, width = bottom - top, right - left
+    long_side = np.maximum(height, width)
+
+    touches = contact > 0
+    fill = area / (height * width)
+    spans = (height >= 0.5 * h) | (width >= 0.5 * w)
+    clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans)
+    big_enough = (long_side >= max(3, 0.02 * max(h, w))) & (area >= 4)
+    score = area * np.where(touches, 0.25, 1.0) * big_enough
+    if not np.any(score * ~clutter > 0) or (score * ~clutter).max() < 0.03 * (score * clutter).max():
+        # Only clutter, or what is left beside it is crumbs: the big thing is the digit after all.
+        clutter = np.zeros(n, bool)
+    score = score * ~clutter
+    if score.max() <= 0:
+        raise NoDigitError(NO_DIGIT)
+
+    keep = np.zeros(n, bool)
+    keep[int(np.argmax(score))] = True
+    for _ in range(4):  # grow the group a few times: each new piece widens the search box
+        t, b, l, r = top[keep].min(), bottom[keep].max(), left[keep].min(), right[keep].max()
+        margin = 0.25 * max(b - t, r - l)
+        near = (bottom > t - margin) & (top < b + margin) & (right > l - margin) & (left < r + margin)
+        inside = (top >= t) & (bottom <= b) & (left >= l) & (right <= r)
+        main_area = area[keep].max()
+        allowed = ~clutter & (~touches | touches[keep].any())
+        joined = keep | (allowed & ((near & (area >= 0.1 * main_area)) | (inside & (area >= 0.02 * main_area))))
+        if np.array_equal(joined, keep):
+            break
+        keep = joined
+    return _paint(runs, keep, mask.shape)
+
+
+def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return each component's bounding box as (top, bottom, left, right) arrays, end-exclusive."""
+    n = runs.count
+    top = np.full(n, np.iinfo(np.int64).max)
+    left = np.full(n, np.iinfo(np.int64).max)
+    bottom = np.zeros(n, np.int64)
+    right = np.zeros(n, np.int64)
+    np.minimum.at(top, runs.component, runs.row)
+    np.maximum.at(bottom, runs.component, runs.row + 1)
+    np.minimum.at(left, runs.component, runs.start)
+    np.maximum.at(right, runs.component, runs.stop)
+    return top, bottom, left, right
+
+
+# --- the auto pipeline ---------------------------------------------------------------------------
+
+
+def _normalise(gray: np.ndarray) -> np.ndarray:
+    """Find the digit in a photo or scan and prepare it like MNIST (see the module docstring)."""
+    h, w = gray.shape
+    paper = _fit_paper(gray)
+    factor = max(1, -(-max(h, w) // WORK_SIZE))
+    small = _shrink(gray, factor)
+    residual = small - paper.surface(0, h, 0, w, factor)[: small.shape[0], : small.shape[1]]
+    small_noise = _robust_sigma(residual[:: max(1, residual.shape[0] // 100), :: max(1, residual.shape[1] // 100)])
+    sign = _ink_sign(residual, small_noise)
+    ink = sign * residual
+    level = _ink_level(ink, small_noise)
+    keep = _digit_mask(ink > max(level / 2, 3 * small_noise))
+    detail = _cut_out(gray, keep, factor, paper, sign, level)
+    return _place(_fit_box(_thicken(detail)))
+
+
+def _cut_out(
+    gray: np.ndarray, keep: np.ndarray, factor: int, paper: _Paper, sign: float, level: float
+) -> np.ndarray:
+    """Cut the kept ink out of the full-resolution picture as [0, 1] strength, pooled to DETAIL_SIZE-ish."""
+    # Grow the kept mask a little so the soft, anti-aliased edges of the strokes come along.
+    top, bottom, left, right = _bbox(keep)
+    grow = 2
+    t, b = max(top - grow, 0), min(bottom + grow, keep.shape[0])
+    l, r = max(left - grow, 0), min(right + grow, keep.shape[1])
+    region = _dilate(keep[t:b, l:r].astype(np.uint8), 2 * grow + 1)
+
+    y0, y1 = t * factor, min(b * factor, gray.shape[0])
+    x0, x1 = l * factor, min(r * factor, gray.shape[1])
+    crop = gray[y0:y1, x0:x1]
+    ink = sign * (crop - paper.surface(y0, y1, x0, x1))
+    # Below `low` is paper grain: 3 noise sigmas, but never more than half the ink level.
+    low = min(max(3 * paper.noise, 0.15 * level), 0.5 * level)
+    strength = np.clip((ink - low) / (level - low), 0, 1)
+    strength *= region[np.arange(y1 - y0)[:, None] // factor, np.arange(x1 - x0)[None, :] // factor]
+
+    digit_long = max(bottom - top, right - left) * factor
+    return _max_pool(strength, max(1, digit_long // DETAIL_SIZE))
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Estimate stroke width as 2·area / perimeter (a stroke of width w and length L has area wL, perimeter ≈ 2L)."""
+    padded = np.pad(mask, 1).astype(np.int8)
+    perimeter = np.count_nonzero(np.diff(padded, axis=0)) + np.count_nonzero(np.diff(padded, axis=1))
+    return 2 * np.count_nonzero(mask) / max(perimeter, 1)
+
+
+def _thicken(detail: np.ndarray) -> np.ndarray:
+    """Dilate strokes that would be thinner than MNIST's after scaling (a fine pen in a big photo)."""
+    core = detail >= 0.5
+    box = _bbox(core)
+    if box is None:
+        raise NoDigitError(NO_DIGIT)
+    long_side = max(box[1] - box[0], box[3] - box[2])
+    width = _stroke_width(core[box[0] : box[1], box[2] : box[3]])
+    if width * BOX / long_side >= STROKE_MIN:
+        return detail
+    extra = STROKE_TARGET * long_side / BOX - width  # px of width to add
+    return _dilate(detail, 2 * int(round(extra / 2)) + 1)
+
+
+def _fit_box(detail: np.ndarray) -> np.ndarray:
+    """Scale the digit so the longer side of its stroke cores is BOX px, keeping the aspect ratio."""
+    core = _bbox(detail >= 0.5)
+    ink = _bbox(detail > 0)
+    if core is None or ink is None:
+        raise NoDigitError(NO_DIGIT)
+    scale = BOX / max(core[1] - core[0], core[3] - core[2])
+    digit = detail[ink[0] : ink[1], ink[2] : ink[3]]
+    size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))
+    digit = _resize(digit, size)
+    peak = float(digit.max())
+    if peak <= 0:
+        raise NoDigitError(NO_DIGIT)
+    return digit / peak  # MNIST stroke cores saturate; a thin, averaged stroke must still reach 255
+
+
+def _place(digit: np.ndarray) -> np.ndarray:
+    """Put the digit in a 28×28 frame with its centre of mass on the centre pixel (14, 14), as MNIST does."""
+    row, col = _centre_of_mass(digit)
+    top = int(np.floor(SIZE / 2 - row + 0.5))
+    left = int(np.floor(SIZE / 2 - col + 0.5))
+    frame = np.zeros((SIZE, SIZE), np.float32)
+    h, w = digit.shape
+    fy0, fx0 = max(top, 0), max(left, 0)
+    fy1, fx1 = min(top + h, SIZE), min(left + w, SIZE)
+    frame[fy0:fy1, fx0:fx1] = digit[fy0 - top : fy1 - top, fx0 - left : fx1 - left]
+    return _to_uint8(frame)

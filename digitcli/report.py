@@ -1,0 +1,217 @@
+"""Everything users read: Rich tables for people, JSON / JSONL / CSV for programs, 28×28 pictures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from digitcli.metrics import Evaluation
+from digitcli.predict import Prediction
+
+BAR_WIDTH = 30
+SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and on any terminal
+
+
+def console(stream: TextIO | None = None) -> Console:
+    """A Console on stdout (data) or stderr (people); Rich drops ANSI codes when not a terminal."""
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar for a probability, with eighth-block resolution."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+# ---------------------------------------------------------------------------- predict
+
+
+def prediction_table(prediction: Prediction) -> Table:
+    """One image: the digit, its confidence and a bar for each of the 10 probabilities."""
+    table = Table(title=f"{prediction.path}: digit {prediction.digit} ({percent(prediction.confidence)})")
+    table.add_column("digit", justify="right")
+    table.add_column("probability", justify="right")
+    table.add_column("", min_width=BAR_WIDTH)
+    for digit, probability in enumerate(prediction.probabilities):
+        style = "bold green" if digit == prediction.digit else ""
+        table.add_row(str(digit), f"{probability:.2%}", Text(bar(probability), style=style))
+    return table
+
+
+def predictions_table(predictions: list[Prediction], top_k: int) -> Table:
+    """Many images: one row each, with the next most likely digits."""
+    table = Table()
+    table.add_column("path", overflow="fold")
+    table.add_column("digit", justify="right")
+    table.add_column("confidence", justify="right")
+    if top_k > 1:
+        table.add_column(f"next {top_k - 1}")
+    table.add_column("status")
+    for p in predictions:
+        row = [p.path, "" if p.digit is None else str(p.digit), percent(p.confidence)]
+        if top_k > 1:
+            row.append("  ".join(f"{d}:{q:.1%}" for d, q in p.top(top_k)[1:]))
+        row.append("ok" if p.status == "ok" else Text(f"error: {p.error}", style="red"))
+        table.add_row(*row)
+    return table
+
+
+CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error"]
+
+
+def csv_row(record: dict) -> dict:
+    """Flatten a prediction record into the CSV columns."""
+    row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error")}
+    for d in range(10):
+        row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
+    return row
+
+
+def csv_writer(stream: TextIO) -> csv.DictWriter:
+    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    return writer
+
+
+def write_json(value, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    json.dump(value, stream, indent=2)
+    stream.write("\n")
+
+
+def write_jsonl(record: dict, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(record) + "\n")
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+def evaluation_tables(evaluation: Evaluation, title: str) -> list[Table]:
+    """Summary, per-class figures, confusion matrix and the most frequent confusions."""
+    summary = Table(title=title, show_header=False)
+    summary.add_row("accuracy", f"{evaluation.accuracy:.2%}")
+    summary.add_row("loss", f"{evaluation.loss:.4f}")
+    summary.add_row("images", str(evaluation.count))
+
+    per_class = Table(title="Per digit")
+    for name in ("digit", "precision", "recall", "F1", "support"):
+        per_class.add_column(name, justify="right")
+    for row in evaluation.per_class():
+        per_class.add_row(
+            str(row["digit"]),
+            f"{row['precision']:.2%}",
+            f"{row['recall']:.2%}",
+            f"{row['f1']:.2%}",
+            str(row["support"]),
+        )
+
+    confusion = Table(title="Confusion matrix (rows: true digit, columns: predicted)")
+    confusion.add_column("", justify="right", style="bold")
+    for d in range(10):
+        confusion.add_column(str(d), justify="right")
+    for t, counts in enumerate(evaluation.confusion):
+        confusion.add_row(
+            str(t),
+            *[Text(str(c), style="bold green" if t == p else ("red" if c else "dim")) for p, c in enumerate(counts)],
+        )
+
+    mistakes = Table(title="Most frequent confusions")
+    for name in ("true", "predicted as", "count"):
+        mistakes.add_column(name, justify="right")
+    for c in evaluation.top_confusions():
+        mistakes.add_row(str(c["true"]), str(c["predicted"]), str(c["count"]))
+    return [summary, per_class, confusion, mistakes]
+
+
+# ---------------------------------------------------------------------------- inspect and train
+
+
+def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def picture(pixels: np.ndarray) -> str:
+    """A 28×28 uint8 image as text, two characters per pixel so it keeps its shape."""
+    levels = (pixels.astype(np.int32) * (len(SHADES) - 1) + 127) // 255
+    return "\n".join("".join(SHADES[v] * 2 for v in row) for row in levels)
+
+
+def vector_table(title: str, values: np.ndarray, *, top: int | None = None) -> Table:
+    """A layer's values; for wide layers, a summary and its `top` most active units."""
+    table = Table(title=title)
+    table.add_column("unit", justify="right")
+    table.add_column("value", justify="right")
+    table.add_column("", min_width=BAR_WIDTH)
+    order = np.arange(len(values)) if top is None else np.argsort(-values, kind="stable")[:top]
+    peak = float(np.abs(values).max()) or 1.0
+    for i in order:
+        table.add_row(str(i), f"{values[i]:.4f}", bar(abs(float(values[i])) / peak))
+    if top is not None:
+        active = int((values > 0).sum())
+        table.caption = f"{active} of {len(values)} units active (> 0); mean {values.mean():.4f}"
+    return table
+
+
+def model_tables(summary: dict) -> list[Table]:
+    """`inspect`: the layers table, then how the model was trained and how well it did."""
+    layers = Table(title=f"Layers ({summary['parameters']:,} parameters)")
+    for name in ("layer", "units", "activation", "W shape", "params", "W mean", "W std", "W min", "W max"):
+        layers.add_column(name, justify="right")
+    for row in summary["layers"]:
+        layers.add_row(
+            str(row["layer"]), str(row["units"]), row["activation"],
+            "×".join(map(str, row["weights_shape"])), f"{row['parameters']:,}",
+            f"{row['weight_mean']:+.4f}", f"{row['weight_std']:.4f}",
+            f"{row['weight_min']:+.3f}", f"{row['weight_max']:+.3f}",
+        )
+    tables = [layers]
+    training = summary.get("training") or {}
+    data = summary.get("data") or {}
+    metrics = summary.get("metrics") or {}
+    if training or data or metrics:
+        rows = [(k.replace("_", " "), v) for k, v in training.items()]
+        rows += [("data", data.get("source")), ("training images", data.get("train_count")),
+                 ("data SHA-256", data.get("fingerprint_sha256"))]
+        if metrics.get("test_accuracy") is not None:
+            rows += [("test accuracy", f"{metrics['test_accuracy']:.2%}"),
+                     ("test loss", f"{metrics['test_loss']:.4f}")]
+        rows += [("created", summary.get("created")), ("command", summary.get("command"))]
+        versions = summary.get("versions") or {}
+        rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+        tables.append(key_value_table("How it was trained", [(k, v) for k, v in rows if v is not None]))
+    return tables
+
+
+def trace_renderables(trace: dict) -> list:
+    """`inspect --image`: the input picture, a[1], a[2], …, z and the softmax, in course notation."""
+    pixels = np.array(trace["input"], dtype=np.uint8)
+    items: list = [Text(f"x: the 28×28 input the network sees for {trace['path']}", style="bold"),
+                   Text(picture(pixels))]
+    for i, a in enumerate(trace["activations"], 1):
+        previous = "x" if i == 1 else f"a[{i - 1}]"
+        items.append(vector_table(f"a[{i}] = relu(W[{i}]·{previous} + b[{i}])  ({len(a)} units, top 10)",
+                                  np.array(a), top=10))
+    n = len(trace["activations"]) + 1
+    items.append(vector_table(f"z = W[{n}]·a[{n - 1}] + b[{n}]  (logits)", np.array(trace["logits"])))
+    items.append(vector_table("softmax(z)  (probabilities)", np.array(trace["softmax"])))
+    items.append(Text(f"prediction: {trace['digit']} ({trace['confidence']:.2%})", style="bold green"))
+    return items

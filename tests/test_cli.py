@@ -1,0 +1,262 @@
+"""The command line as users and scripts see it: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from digitcli.cli import app
+from digitcli.errors import ExitCode
+from tests.conftest import digit_image
+
+runner = CliRunner()
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def one_line_error(result, code: ExitCode, *fragments: str) -> None:
+    """The documented exit code, one `digitcli: error:` line naming the problem, no traceback."""
+    assert result.exit_code == code, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("digitcli: error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def images(tmp_path):
+    """A folder with two good digit pictures and a subfolder with one more."""
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    digit_image(7).save(folder / "b_seven.png")
+    digit_image(1).save(folder / "a_one.jpg")
+    digit_image(0).save(folder / "sub" / "zero.png")
+    return folder
+
+
+def records(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_predict_one_image_prints_a_table_with_ten_bars(images, tiny_model):
+    result = run("predict", images / "b_seven.png", "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert "digit" in result.stdout
+    for d in range(10):
+        assert f"\n│ {d:>5} │" in result.stdout or f"│     {d} │" in result.stdout
+    assert "\x1b[" not in result.stdout  # no ANSI codes when not on a terminal
+
+
+def test_predict_jsonl_records_are_sorted_and_sum_to_one(images, tiny_model):
+    result = run("predict", images, "--recursive", "--format", "jsonl", "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    rows = records(result.stdout)
+    assert [r["path"] for r in rows] == sorted(r["path"] for r in rows)
+    assert len(rows) == 3
+    for r in rows:
+        assert r["status"] == "ok" and r["error"] is None
+        assert len(r["probabilities"]) == 10
+        assert sum(r["probabilities"]) == pytest.approx(1.0, abs=1e-6)
+        assert r["digit"] == int(np.argmax(r["probabilities"]))
+        assert r["confidence"] == pytest.approx(max(r["probabilities"]))
+
+
+def test_predict_without_recursive_stays_in_the_folder(images, tiny_model):
+    result = run("predict", images, "--format", "jsonl", "--model", tiny_model)
+    assert [r["path"].split("/")[-1] for r in records(result.stdout)] == ["a_one.jpg", "b_seven.png"]
+
+
+def test_predict_csv_and_json(images, tiny_model):
+    csv_out = run("predict", images, "-r", "-f", "csv", "-m", tiny_model).stdout.splitlines()
+    assert csv_out[0].startswith("path,status,digit,confidence,p0,")
+    assert len(csv_out) == 4
+    as_json = json.loads(run("predict", images, "-r", "-f", "json", "-m", tiny_model).stdout)
+    assert [r["status"] for r in as_json] == ["ok"] * 3
+
+
+def test_predict_reads_paths_from_stdin(images, tiny_model):
+    paths = f"{images / 'b_seven.png'}\n{images / 'a_one.jpg'}\n"
+    result = run("predict", "-", "-f", "jsonl", "-m", tiny_model, input=paths)
+    assert result.exit_code == 0, result.output
+    assert len(records(result.stdout)) == 2
+
+
+def test_bad_files_are_reported_and_skipped(images, tiny_model):
+    (images / "empty.png").write_bytes(b"")
+    (images / "notes.png").write_text("not an image")
+    good = (images / "b_seven.png").read_bytes()
+    (images / "cut.png").write_bytes(good[: len(good) // 2])
+    result = run("predict", images, "-f", "jsonl", "-m", tiny_model)
+    assert result.exit_code == ExitCode.PARTIAL
+    rows = {r["path"].split("/")[-1]: r for r in records(result.stdout)}
+    assert rows["b_seven.png"]["status"] == "ok"
+    for bad in ("empty.png", "notes.png", "cut.png"):
+        assert rows[bad]["status"] == "error" and rows[bad]["error"]
+        assert rows[bad]["digit"] is None and rows[bad]["probabilities"] is None
+        assert bad in result.stderr
+    assert (images / "cut.png").read_bytes() == good[: len(good) // 2]  # inputs are never touched
+
+
+def test_missing_path_is_one_line_error(tiny_model):
+    result = run("predict", "nowhere.png", "-m", tiny_model)
+    one_line_error(result, ExitCode.INPUT, "failed")
+    assert "nowhere.png: no such file or folder" in result.stderr
+
+
+def test_folder_without_images(tmp_path, tiny_model):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("hi")
+    result = run("predict", tmp_path / "docs", "-m", tiny_model)
+    one_line_error(result, ExitCode.INPUT)
+    assert "no images found" in result.stderr
+
+
+def test_huge_image_is_refused_without_decoding(tmp_path, tiny_model):
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(path)
+    result = run("predict", path, "-f", "jsonl", "-m", tiny_model)
+    assert result.exit_code == ExitCode.INPUT
+    (row,) = records(result.stdout)
+    assert row["status"] == "error" and "limit" in row["error"]
+
+
+def test_truncated_jpeg(tmp_path, tiny_model):
+    path = tmp_path / "cut.jpg"
+    digit_image(7).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:300])
+    result = run("predict", path, "-f", "jsonl", "-m", tiny_model)
+    assert result.exit_code == ExitCode.INPUT
+    assert records(result.stdout)[0]["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--hidden", "512,0"], "at least 1 unit"),
+        (["train", "--hidden", "big"], "comma-separated"),
+        (["predict", "x.png", "--top-k", "11"], "--top-k"),
+        (["predict", "x.png", "--format", "xml"], "--format"),
+        (["evaluate", "--fail-under", "1.5"], "--fail-under"),
+    ],
+)
+def test_bad_option_values(args, fragment):
+    result = run(*args)
+    one_line_error(result, ExitCode.USAGE, fragment)
+
+
+def test_damaged_model_is_a_model_error(tmp_path, images):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    result = run("predict", images, "-m", bad)
+    one_line_error(result, ExitCode.MODEL, str(bad))
+
+
+def test_model_from_environment_variable(images, tiny_model, monkeypatch):
+    monkeypatch.setenv("DIGITCLI_MODEL", str(tiny_model))
+    result = run("inspect", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["layers"][0]["units"] == 16
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run("--debug", "predict", "x.png", "-m", tmp_path / "missing.npz")
+    assert result.exit_code == ExitCode.MODEL
+    assert "Traceback" in result.stderr
+
+
+def _csv_dataset(path, n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 784))
+    y = rng.integers(0, 10, n)
+    path.write_text("\n".join(",".join(map(str, [label, *row])) for label, row in zip(y, x)) + "\n")
+    return path
+
+
+def test_evaluate_json_and_the_fail_under_gate(tmp_path, tiny_model):
+    data = _csv_dataset(tmp_path / "d.csv")
+    result = run("evaluate", "-m", tiny_model, "--data", data, "-f", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert 0 <= report["accuracy"] <= 1 and report["count"] == 50
+    assert np.array(report["confusion_matrix"]).sum() == 50
+    assert len(report["per_class"]) == 10
+    gate = run("evaluate", "-m", tiny_model, "--data", data, "--fail-under", "0.99")
+    assert gate.exit_code == ExitCode.BELOW_THRESHOLD
+    assert "below --fail-under" in gate.stderr
+    assert "Confusion matrix" in gate.stdout
+
+
+def test_inspect_with_an_image_traces_every_layer(images, tiny_model):
+    result = run("inspect", tiny_model, "--image", images / "b_seven.png")
+    assert result.exit_code == 0, result.output
+    for text in ("Layers", "a[1]", "a[2]", "logits", "softmax", "prediction"):
+        assert text in result.stdout
+    trace = json.loads(run("inspect", tiny_model, "--image", images / "b_seven.png", "-f", "json").stdout)
+    image = trace["image"]
+    assert np.array(image["input"]).shape == (28, 28)
+    assert [len(a) for a in image["activations"]] == [16, 8]
+    assert sum(image["softmax"]) == pytest.approx(1.0)
+
+
+def test_train_writes_a_self_describing_model(tmp_path):
+    pytest.importorskip("tensorflow")
+    data = _csv_dataset(tmp_path / "d.csv", n=200)
+    out = tmp_path / "m.npz"
+    result = run("train", "--data", data, "--epochs", "2", "--hidden", "8,4", "--out", out,
+                 "--format", "json", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["out"] == str(out) and summary["test_count"] == 20
+    assert "epoch 1/2" in result.stderr and "epoch 2/2" in result.stderr
+    assert "\x1b[" not in result.stderr
+    meta = json.loads(run("inspect", out, "-f", "json").stdout)
+    assert meta["training"]["seed"] == 3 and meta["training"]["hidden"] == [8, 4]
+    assert len(meta["data"]["fingerprint_sha256"]) == 64
+    assert meta["versions"]["tensorflow"]
+    assert meta["command"].startswith("digitcli")
+
+
+def test_failed_training_keeps_the_old_model_byte_identical(tmp_path, tiny_model, monkeypatch):
+    pytest.importorskip("tensorflow")
+    from digitcli import model
+
+    before = tiny_model.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise MemoryError("simulated crash midway through training")
+
+    monkeypatch.setattr(model, "train", crash)
+    data = _csv_dataset(tmp_path / "d.csv")
+    result = run("train", "--data", data, "--out", tiny_model, "--quiet")
+    assert result.exit_code == ExitCode.INTERNAL
+    assert tiny_model.read_bytes() == before
+    assert sorted(p.name for p in tiny_model.parent.iterdir()) == sorted(
+        [tiny_model.name, "d.csv"])
+
+
+def test_train_refuses_to_overwrite_something_that_is_not_a_model(tmp_path):
+    precious = tmp_path / "thesis.txt"
+    precious.write_text("years of work")
+    data = _csv_dataset(tmp_path / "d.csv")
+    result = run("train", "--data", data, "--out", precious)
+    one_line_error(result, ExitCode.USAGE, "refusing to overwrite")
+    assert precious.read_text() == "years of work"
+
+
+def test_export_writes_a_keras_file(tmp_path, tiny_model):
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "m.keras"
+    result = run("export", tiny_model, "--out", out)
+    assert result.exit_code == 0, result.output
+    from digitcli import store
+
+    x = np.random.default_rng(0).integers(0, 256, (4, 784), dtype=np.uint8)
+    np.testing.assert_allclose(store.load(out).probabilities(x), store.load(tiny_model).probabilities(x), atol=1e-6)
