@@ -241,7 +241,7 @@ def evaluate(
         report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict()})
     else:
         out = report.console()
-        for table in report.evaluation_tables(evaluation, f"{_model_name(model)} on {split.source}"):
+        for table in report.evaluation_tables(evaluation, _model_name(model), split.source):
             out.print(table)
     if fail_under is not None and evaluation.accuracy < fail_under:
         print(f"digitcli: accuracy {evaluation.accuracy:.2%} is below --fail-under {fail_under:.2%}",
@@ -369,7 +369,12 @@ def train(
     if output_format is TableOrJson.json:
         report.write_json(summary)
     else:
-        report.console().print(report.key_value_table("Training finished", summary.items()))
+        rows = [("model file", summary["out"]),
+                ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),
+                ("test loss", f"{summary['test_loss']:.4f}"),
+                ("network", f"784 → {' → '.join(map(str, config.hidden))} → 10"),
+                ("epochs", epochs), ("time", f"{result.seconds:.0f} s"), ("data", summary["data"])]
+        report.console().print(report.key_value_table("Training finished", rows))
 
 
 class _epoch_reporter:

@@ -100,12 +100,12 @@ def write_jsonl(record: dict, stream: TextIO | None = None) -> None:
 # ---------------------------------------------------------------------------- evaluate
 
 
-def evaluation_tables(evaluation: Evaluation, title: str) -> list[Table]:
+def evaluation_tables(evaluation: Evaluation, model: str, data: str) -> list[Table]:
     """Summary, per-class figures, confusion matrix and the most frequent confusions."""
-    summary = Table(title=title, show_header=False)
-    summary.add_row("accuracy", f"{evaluation.accuracy:.2%}")
-    summary.add_row("loss", f"{evaluation.loss:.4f}")
-    summary.add_row("images", str(evaluation.count))
+    summary = key_value_table("Evaluation", [
+        ("model", model), ("data", data), ("accuracy", f"{evaluation.accuracy:.2%}"),
+        ("loss", f"{evaluation.loss:.4f}"), ("images", f"{evaluation.count:,}"),
+    ])
 
     per_class = Table(title="Per digit")
     for name in ("digit", "precision", "recall", "F1", "support"):
@@ -174,14 +174,14 @@ def vector_table(title: str, values: np.ndarray, *, top: int | None = None) -> T
 def model_tables(summary: dict) -> list[Table]:
     """`inspect`: the layers table, then how the model was trained and how well it did."""
     layers = Table(title=f"Layers ({summary['parameters']:,} parameters)")
-    for name in ("layer", "units", "activation", "W shape", "params", "W mean", "W std", "W min", "W max"):
-        layers.add_column(name, justify="right")
+    for name in ("#", "units", "act.", "W shape", "params", "W mean ± std", "W min … max"):
+        layers.add_column(name, justify="right", no_wrap=True)
     for row in summary["layers"]:
         layers.add_row(
             str(row["layer"]), str(row["units"]), row["activation"],
             "×".join(map(str, row["weights_shape"])), f"{row['parameters']:,}",
-            f"{row['weight_mean']:+.4f}", f"{row['weight_std']:.4f}",
-            f"{row['weight_min']:+.3f}", f"{row['weight_max']:+.3f}",
+            f"{row['weight_mean']:+.3f} ± {row['weight_std']:.3f}",
+            f"{row['weight_min']:+.2f} … {row['weight_max']:+.2f}",
         )
     tables = [layers]
     training = summary.get("training") or {}

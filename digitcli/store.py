@@ -46,12 +46,24 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         with os.fdopen(fd, "wb") as tmp:
             write(tmp)
             tmp.flush()
+            os.fchmod(tmp.fileno(), _mode_for(path))
             os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep a replaced file's permissions; new files get the usual umask-based ones (mkstemp's
+    private 0600 would hide a shared model from its other users)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:
