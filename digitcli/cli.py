@@ -66,6 +66,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 
@@ -134,7 +135,7 @@ def _load_model(path: Optional[Path]):
 # ---------------------------------------------------------------------------- predict
 
 
-@app.command()
+@app.command(epilog=EXIT_CODE_HELP)
 def predict(
     paths: Annotated[list[str], typer.Argument(
         help="Image files, folders, or - to read paths from stdin (one per line).",
@@ -154,8 +155,9 @@ def predict(
 ) -> None:
     """Recognise the digit in each picture.
 
-    Example: digitcli predict photo.jpg;
-    digitcli predict scans/ --recursive --format jsonl > digits.jsonl
+    Examples: `digitcli predict photo.jpg` ·
+    `digitcli predict scans/ --recursive --format jsonl > digits.jsonl` ·
+    `find scans -name '*.png' | digitcli predict - --format csv`
     """
     from digitcli import predict as batch
     from digitcli import report
@@ -219,7 +221,7 @@ def _with_progress(results, total: int):
 # ---------------------------------------------------------------------------- evaluate
 
 
-@app.command()
+@app.command(epilog=EXIT_CODE_HELP)
 def evaluate(
     model: ModelOption = None,
     data_source: DataOption = None,
@@ -230,7 +232,7 @@ def evaluate(
 ) -> None:
     """Measure a model's accuracy, loss, per-digit figures and confusions on labelled data.
 
-    Default data: the MNIST test split. Example: digitcli evaluate --fail-under 0.98
+    Default data: the MNIST test split. Example: `digitcli evaluate --fail-under 0.98`
     """
     from digitcli import data, metrics, report
 
@@ -256,7 +258,7 @@ def _model_name(path: Optional[Path]) -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
-@app.command()
+@app.command(epilog=EXIT_CODE_HELP)
 def inspect(
     model_path: Annotated[Optional[Path], typer.Argument(
         metavar="[MODEL]", envvar="DIGITCLI_MODEL", show_default="the bundled model",
@@ -267,7 +269,7 @@ def inspect(
 ) -> None:
     """Describe a model: layers, weights, how it was trained, its metrics; optionally trace one image.
 
-    Example: digitcli inspect --image 7.png
+    Example: `digitcli inspect --image 7.png`
     """
     from digitcli import inspection, report
 
@@ -288,7 +290,7 @@ def inspect(
 # ---------------------------------------------------------------------------- export
 
 
-@app.command()
+@app.command(epilog=EXIT_CODE_HELP)
 def export(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file to export.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (ends in .keras).")],
@@ -297,7 +299,7 @@ def export(
 ) -> None:
     """Write a model as a standard Keras file that `keras.saving.load_model` opens in safe mode.
 
-    Example: digitcli export model.npz --out model.keras
+    Example: `digitcli export model.npz --out model.keras`
     """
     from digitcli import model, store
 
@@ -321,7 +323,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-@app.command()
+@app.command(epilog=EXIT_CODE_HELP)
 def train(
     data_source: DataOption = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
@@ -342,7 +344,7 @@ def train(
 ) -> None:
     """Train a network on labelled digits and save it, with its test metrics, to a model file.
 
-    Example: digitcli train --data mnist/ --epochs 30 --augment --out models/mine.npz
+    Example: `digitcli train --data mnist/ --epochs 30 --augment --out mine.npz`
     """
     from digitcli import report, training
 

@@ -19,9 +19,16 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
-EXIT_CODE_HELP = """Exit codes: 0 ok; 1 internal error; 2 bad usage; 3 input unusable;
-4 dataset error; 5 model file error; 6 some inputs failed; 7 accuracy below --fail-under;
-130 interrupted."""
+EXIT_CODE_HELP = """**Exit codes:**
+0 ok ·
+1 internal error ·
+2 bad usage ·
+3 input unusable ·
+4 dataset error ·
+5 model file error ·
+6 some inputs failed ·
+7 accuracy below --fail-under ·
+130 interrupted"""
 
 
 class DigitcliError(Exception):

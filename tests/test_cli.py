@@ -260,3 +260,16 @@ def test_export_writes_a_keras_file(tmp_path, tiny_model):
 
     x = np.random.default_rng(0).integers(0, 256, (4, 784), dtype=np.uint8)
     np.testing.assert_allclose(store.load(out).probabilities(x), store.load(tiny_model).probabilities(x), atol=1e-6)
+
+
+def test_bundled_model_meets_the_accuracy_bar(mnist_dir, monkeypatch):
+    monkeypatch.setenv("DIGITCLI_DATA", str(mnist_dir))
+    result = run("evaluate", "--format", "json", "--fail-under", "0.99")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["count"] == 10_000 and report["accuracy"] >= 0.99
+
+
+def test_missing_dataset_is_a_data_error(tmp_path):
+    result = run("evaluate", "--data", tmp_path / "nowhere")
+    one_line_error(result, ExitCode.DATA, "nowhere")
