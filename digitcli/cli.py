@@ -152,6 +152,8 @@ def predict(
              "(for inputs that are already MNIST-like).")] = Preprocess.auto,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
         help="Also write the 28×28 input the network saw for each image into this folder.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
 ) -> None:
     """Recognise the digit in each picture.
 
@@ -161,14 +163,12 @@ def predict(
     """
     from digitcli import predict as batch
     from digitcli import report
-    from digitcli.preprocess import load_digit
 
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
     network = _load_model(model)
-    mode = preprocess.value
-    results = batch.predict(items, network, load=lambda p: load_digit(p, mode=mode),
-                            save_dir=save_preprocessed)
+    results = batch.predict(items, network, mode=preprocess.value, save_dir=save_preprocessed,
+                            workers=workers or batch.default_workers())
     results = _with_progress(results, len(items))
 
     failures = 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,12 @@ from digitcli.errors import DigitcliError
 from digitcli.infer import Network
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-CHUNK = 256  # images decoded per forward pass: amortises the matrix products, keeps memory flat
+# Images per forward pass and per task for a worker: large enough to amortise the matrix
+# products, small enough to keep workers evenly busy and memory flat. The same chunks serial or
+# parallel, so both compute bit-identical probabilities.
+CHUNK = 64
+# fork starts workers in milliseconds with nothing to re-import; elsewhere, the safe default.
+_START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 
 @dataclass(frozen=True)
@@ -95,31 +103,64 @@ def predict(
     items: list[Item],
     network: Network,
     *,
-    load,
+    mode: str = "auto",
     save_dir: Path | None = None,
+    workers: int = 1,
 ) -> Iterator[Prediction]:
-    """Yield one Prediction per item, in order; `load(path) -> uint8 (28, 28)` prepares an image."""
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
-        pixels: list[np.ndarray] = []
-        errors: list[str | None] = []
-        for index, item in enumerate(chunk, start):
-            error = item.error
-            if error is None:
-                try:
-                    image = load(Path(item.path))
-                    pixels.append(image)
-                    if save_dir is not None:
-                        _save_input(image, save_dir, index, item.path)
-                except DigitcliError as exc:
-                    error = _without_path(str(exc), item.path)
-            errors.append(error)
-        probabilities = iter(network.probabilities(np.stack(pixels)) if pixels else ())
-        for item, error in zip(chunk, errors):
-            if error is None:
-                yield Prediction(item.path, "ok", next(probabilities))
-            else:
-                yield Prediction(item.path, "error", error=error)
+    """Yield one Prediction per item, in order.
+
+    Decoding and preprocessing dominate the cost, so with `workers` > 1 they run in that many
+    processes (chunks come back in order); the forward pass runs here, one batch per chunk.
+    """
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    load = partial(load_chunk, mode=mode)
+    pool = None
+    if workers > 1 and len(chunks) > 1:
+        pool = multiprocessing.get_context(_START_METHOD).Pool(min(workers, len(chunks)))
+    try:
+        loaded = pool.imap(load, chunks) if pool else map(load, chunks)
+        for index, (part, outcomes) in enumerate(zip(chunks, loaded)):
+            yield from _classify(part, outcomes, network, save_dir, index * CHUNK)
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
+def load_chunk(items: list[Item], *, mode: str) -> list[np.ndarray | str]:
+    """Prepare each item's 28×28 input, or say why it failed (runs in worker processes)."""
+    from digitcli.preprocess import load_digit
+
+    outcomes: list[np.ndarray | str] = []
+    for item in items:
+        if item.error is not None:
+            outcomes.append(item.error)
+            continue
+        try:
+            outcomes.append(load_digit(Path(item.path), mode=mode))
+        except DigitcliError as exc:
+            outcomes.append(_without_path(str(exc), item.path))
+    return outcomes
+
+
+def _classify(items, outcomes, network, save_dir, first_index) -> Iterator[Prediction]:
+    """One forward pass for the chunk's good images; errors pass through in place."""
+    good = [o for o in outcomes if not isinstance(o, str)]
+    probabilities = iter(network.probabilities(np.stack(good)) if good else ())
+    for index, (item, outcome) in enumerate(zip(items, outcomes), first_index):
+        if isinstance(outcome, str):
+            yield Prediction(item.path, "error", error=outcome)
+            continue
+        if save_dir is not None:
+            _save_input(outcome, save_dir, index, item.path)
+        yield Prediction(item.path, "ok", next(probabilities))
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _without_path(message: str, path: str) -> str:

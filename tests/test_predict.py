@@ -1,0 +1,60 @@
+"""Batch prediction logic: which inputs, in which order, and the same answers however it runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitcli.predict import collect, predict, read_stdin_lines
+from tests.conftest import digit_image, random_network
+
+
+def _folder(tmp_path, n=150):
+    folder = tmp_path / "many"
+    (folder / "deep").mkdir(parents=True)
+    for i in range(n):
+        target = folder / "deep" if i % 3 == 0 else folder
+        digit_image((0, 1, 7)[i % 3], size=40 + i).save(target / f"img{i:03d}.png")
+    (folder / "blank.png").write_bytes(b"")
+    return folder
+
+
+def test_collect_sorts_dedupes_and_reports_missing(tmp_path):
+    folder = _folder(tmp_path, n=6)
+    items = collect([str(folder), str(folder / "img001.png"), "missing.png"], recursive=True)
+    paths = [i.path for i in items]
+    assert paths == sorted(paths) and len(paths) == len(set(paths))
+    assert [i.error for i in items if i.path == "missing.png"] == ["no such file or folder"]
+    assert sum(1 for p in paths if "/deep/" in p) == 2
+
+
+def test_stdin_paths_may_be_nul_separated():
+    assert read_stdin_lines(_Stream("a.png\0b.png\0")) == ["a.png", "b.png", ""]
+
+
+class _Stream:
+    def __init__(self, text):
+        self.text = text
+
+    def read(self):
+        return self.text
+
+
+def test_parallel_and_serial_prediction_give_identical_records(tmp_path):
+    items = collect([str(_folder(tmp_path))], recursive=True)
+    network = random_network()
+    serial = [p.as_record(3) for p in predict(items, network, workers=1)]
+    parallel = [p.as_record(3) for p in predict(items, network, workers=2)]
+    assert len(serial) == 151
+    assert parallel == serial
+    assert [r["status"] for r in serial].count("error") == 1
+
+
+def test_saved_inputs_are_the_28x28_the_network_saw(tmp_path):
+    items = collect([str(_folder(tmp_path, n=3))], recursive=True)
+    out = tmp_path / "seen"
+    results = list(predict(items, random_network(), save_dir=out))
+    saved = sorted(out.iterdir())
+    assert len(saved) == sum(r.status == "ok" for r in results)
+    from PIL import Image
+
+    assert all(np.asarray(Image.open(p)).shape == (28, 28) for p in saved)
