@@ -325,7 +325,10 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 @app.command(epilog=EXIT_CODE_HELP)
 def train(
-    data_source: DataOption = None,
+    data_sources: Annotated[Optional[list[str]], typer.Option(
+        "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
+        help="Dataset (repeat to merge several): a folder of MNIST IDX files, a mnist.npz, a CSV "
+             "(label,pixel0..783), or a folder with 0/ … 9/ image subfolders.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
     hidden: Annotated[str, typer.Option(
@@ -333,18 +336,43 @@ def train(
     learning_rate: Annotated[float, typer.Option(
         help="Adam's initial learning rate (cosine decay to 0).")] = TrainConfig.learning_rate,
     seed: Annotated[int, typer.Option(min=0, help="Seed for weights, shuffling, augmentation.")] = TrainConfig.seed,
+    deterministic: Annotated[bool, typer.Option(
+        help="TensorFlow op determinism: the same seed, data and settings give byte-identical "
+             "weights (slower).")] = False,
     validation_split: Annotated[float, typer.Option(
         help="Share (0 to <1) of the training data held out to report validation loss and accuracy.")] = TrainConfig.validation_split,
+    patience: Annotated[int, typer.Option(
+        min=0, help="Stop after this many epochs without validation improvement and keep the "
+                    "best weights (needs --validation-split; 0 = off).")] = 0,
     augment: Annotated[bool, typer.Option(
         "--augment/--no-augment",
         help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch.")] = TrainConfig.augment,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (atomically).")] = Path("digitcli-model.npz"),
+    init_from: Annotated[Optional[Path], typer.Option(
+        help="Fine-tune this model instead of starting from random weights.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", show_default="digitcli-model.npz; with --promote, a candidate file beside it",
+        help="Model file to write (atomically).")] = None,
+    promote: Annotated[Optional[Path], typer.Option(
+        help="Deploy to this path only if the candidate passes the gate; the old model is kept "
+             "as NAME.previous.npz (see `digitcli rollback`).")] = None,
+    fail_under: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0, help="Gate for --promote: minimum test accuracy (0–1).")] = None,
+    require_better: Annotated[bool, typer.Option(
+        help="Gate for --promote: beat the deployed model's accuracy on the same test data.")] = False,
+    run_dir: Annotated[Optional[Path], typer.Option(
+        show_default="runs/<UTC time>",
+        help="Folder for the run record: metrics, history, confusions, charts, checkpoint.")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Carry on an interrupted run with the same settings from its last completed epoch "
+             "(from --run-dir, or the newest one under runs/).")] = False,
     output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch progress.")] = False,
 ) -> None:
     """Train a network on labelled digits and save it, with its test metrics, to a model file.
 
-    Example: `digitcli train --data mnist/ --epochs 30 --augment --out mine.npz`
+    Example: `digitcli train --data mnist/ --epochs 30 --augment --out mine.npz` ·
+    unattended: `digitcli train --data mnist/ --data ours/ --deterministic --resume --promote
+    models/prod.npz --fail-under 0.99 --require-better --quiet`
     """
     from digitcli import report, training
 
@@ -352,31 +380,70 @@ def train(
         raise typer.BadParameter("must be greater than 0", param_hint="--learning-rate")
     if not 0 <= validation_split < 1:
         raise typer.BadParameter("must be at least 0 and below 1", param_hint="--validation-split")
+    if patience and not validation_split:
+        raise typer.BadParameter("needs --validation-split to watch", param_hint="--patience")
+    if promote is None and (fail_under is not None or require_better):
+        raise typer.BadParameter("is a gate for --promote; add --promote PATH",
+                                 param_hint="--fail-under/--require-better")
     config = TrainConfig(
         hidden=_parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, seed=seed, validation_split=validation_split, augment=augment,
+        learning_rate=learning_rate, seed=seed, validation_split=validation_split,
+        augment=augment, deterministic=deterministic, patience=patience,
+    )
+    plan = training.Plan(
+        sources=tuple(data_sources or [None]), config=config,
+        out=out if out or promote else Path("digitcli-model.npz"), promote=promote,
+        fail_under=fail_under, require_better=require_better, init_from=init_from,
+        run_dir=run_dir, resume=resume,
     )
     with _epoch_reporter(epochs, quiet) as on_epoch:
-        result = training.run(data_source, config, out, on_epoch=on_epoch)
+        result = training.run(plan, on_epoch=on_epoch)
+    decision = result.decision
     summary = {
-        "out": str(result.out),
+        "model": str(result.model_path),
         "test_accuracy": result.evaluation.accuracy,
         "test_loss": result.evaluation.loss,
         "test_count": result.evaluation.count,
         "seconds": round(result.seconds, 1),
-        "epochs": epochs,
-        "hidden": list(config.hidden),
+        "epochs_run": len(result.history),
+        "hidden": list(result.network.hidden),
         "data": result.network.metadata["data"]["source"],
+        "run_dir": str(result.run_dir),
+        "promoted": None if decision is None else decision.promote,
+        "gate_failures": None if decision is None else decision.reasons,
     }
     if output_format is TableOrJson.json:
         report.write_json(summary)
     else:
-        rows = [("model file", summary["out"]),
+        rows = [("model file", summary["model"]),
                 ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),
                 ("test loss", f"{summary['test_loss']:.4f}"),
-                ("network", f"784 → {' → '.join(map(str, config.hidden))} → 10"),
-                ("epochs", epochs), ("time", f"{result.seconds:.0f} s"), ("data", summary["data"])]
+                ("network", f"784 → {' → '.join(map(str, result.network.hidden))} → 10"),
+                ("epochs", summary["epochs_run"]), ("time", f"{result.seconds:.0f} s"),
+                ("data", summary["data"]), ("run record", summary["run_dir"])]
+        if decision is not None:
+            rows.append(("promoted", "yes" if decision.promote else "no: " + "; ".join(decision.reasons)))
         report.console().print(report.key_value_table("Training finished", rows))
+    if decision is not None and not decision.promote:
+        print(f"digitcli: not promoted ({'; '.join(decision.reasons)}); the candidate is "
+              f"{result.model_path}", file=sys.stderr)
+        raise typer.Exit(ExitCode.NOT_PROMOTED)
+
+
+@app.command(epilog=EXIT_CODE_HELP)
+def rollback(
+    target: Annotated[Path, typer.Argument(metavar="PATH", help="The deployed model file.")],
+) -> None:
+    """Put back the model that `train --promote` replaced (run again to undo the rollback).
+
+    Example: `digitcli rollback models/prod.npz`
+    """
+    from digitcli import promotion
+
+    with promotion.locked(target):
+        previous = promotion.rollback(target)
+    print(f"digitcli: {target} is now the previous model; the replaced one is {previous}",
+          file=sys.stderr)
 
 
 class _epoch_reporter:

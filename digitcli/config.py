@@ -20,6 +20,8 @@ class TrainConfig:
     seed: int = 0
     validation_split: float = 0.0
     augment: bool = False
+    deterministic: bool = False  # TensorFlow op determinism: byte-identical reruns, slower
+    patience: int = 0  # early stopping after this many epochs without validation improvement
 
     def as_dict(self) -> dict:
         return asdict(self)

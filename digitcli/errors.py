@@ -16,6 +16,8 @@ class ExitCode(IntEnum):
     MODEL = 5  # a model file is missing, damaged, unsafe or of an unknown version
     PARTIAL = 6  # a batch finished, but some inputs failed (see the error records)
     BELOW_THRESHOLD = 7  # evaluate --fail-under: accuracy lower than asked
+    NOT_PROMOTED = 8  # train --promote: the candidate was trained and kept, but failed the gate
+    LOCKED = 9  # another training run holds the lock on the same target
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -28,6 +30,8 @@ EXIT_CODE_HELP = """**Exit codes:**
 5 model file error ·
 6 some inputs failed ·
 7 accuracy below --fail-under ·
+8 trained but not promoted ·
+9 locked by another run ·
 130 interrupted"""
 
 

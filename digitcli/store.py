@@ -52,7 +52,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
 def _mode_for(path: Path) -> int:
@@ -66,7 +66,7 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -253,3 +253,45 @@ def bundled_model_path() -> Path:
         if (folder / BUNDLED_NAME).is_file():
             return folder / BUNDLED_NAME
     return package / "models" / BUNDLED_NAME
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "digitcli-checkpoint"
+
+
+def save_checkpoint(path: Path, checkpoint, settings: dict) -> None:
+    """Write a training checkpoint (weights, optimizer state, history) atomically."""
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "settings": settings,
+        "epoch": checkpoint.epoch,
+        "history": checkpoint.history,
+        "best_loss": checkpoint.best_loss,
+        "stale_epochs": checkpoint.stale_epochs,
+    }
+    arrays = {"metadata": np.array(json.dumps(meta, sort_keys=True))}
+    groups = {"weights": checkpoint.weights, "optimizer": checkpoint.optimizer,
+              "best": checkpoint.best_weights or []}
+    for group, values in groups.items():
+        for i, value in enumerate(values):
+            arrays[f"{group}.{i:04d}"] = np.asarray(value)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path: Path) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """Read a checkpoint: (metadata, {"weights": [...], "optimizer": [...], "best": [...]})."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["metadata"]))
+            groups: dict[str, list[np.ndarray]] = {"weights": [], "optimizer": [], "best": []}
+            for name in sorted(npz.files):
+                group = name.split(".")[0]
+                if group in groups:
+                    groups[group].append(npz[name])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: damaged checkpoint ({exc}); start again without --resume") from None
+    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{path}: not a checkpoint this digitcli can resume from")
+    return meta, groups

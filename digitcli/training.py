@@ -1,33 +1,60 @@
-"""One training run: data in, a model file out (with everything needed to reproduce it)."""
+"""One training run: data in; a model file, a gate decision and a run record out.
+
+The order matters for unattended runs: take the target's lock first, fail on bad options and
+unwritable paths before spending any compute, checkpoint after every epoch, write the model
+atomically, and replace a deployed model only after it passed the gate.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from digitcli import __version__, data, store
+from digitcli import __version__, data, promotion, runrecord, store
 from digitcli.config import TrainConfig
 from digitcli.errors import UsageError
 from digitcli.infer import Network
 from digitcli.metrics import Evaluation, evaluate
 
 HOLDOUT = 0.1  # share of a single-split source (CSV, image folder) kept aside as its test set
+CHECKPOINT = "checkpoint.npz"
+RUNS = Path("runs")
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class Plan:
+    """What `digitcli train` was asked to do."""
+
+    sources: tuple[str | None, ...] = (None,)
+    config: TrainConfig = field(default_factory=TrainConfig)
+    out: Path | None = None  # the model file (with `promote`: the candidate's name)
+    promote: Path | None = None  # the deployed model to replace if the candidate passes
+    fail_under: float | None = None
+    require_better: bool = False
+    init_from: Path | None = None
+    run_dir: Path | None = None  # default: a new timestamped folder under runs/
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
     network: Network
     evaluation: Evaluation
     history: list[dict]
     seconds: float
-    out: Path
+    model_path: Path  # where the trained model is now
+    run_dir: Path
+    decision: promotion.Decision | None = None  # None when not promoting
+    resumed_from: int = 0  # epochs that an earlier, interrupted run had completed
 
 
 def check_output(out: Path) -> None:
@@ -42,57 +69,178 @@ def check_output(out: Path) -> None:
                 f"{out}: exists and is not a digitcli model; refusing to overwrite it"
             ) from None
     folder = out.parent if str(out.parent) else Path(".")
-    if folder.exists() and not _writable(folder):
+    if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{folder}: folder is not writable")
 
 
-def _writable(folder: Path) -> bool:
-    import os
+def load_sets(sources: tuple[str | None, ...], seed: int):
+    """Merge every source into (train, test) arrays; sources without a test split lend 10%."""
+    trains, tests, names = [], [], []
+    for source_arg in sources:
+        source = data.open_source(source_arg)
+        train = source.load("train")
+        names.append(train.source)
+        if source.has_splits:
+            trains.append((train.x, train.y))
+            test = source.load("test")
+            tests.append((test.x, test.y))
+            continue
+        order = np.random.default_rng(seed).permutation(len(train.y))
+        n_test = max(1, int(round(len(order) * HOLDOUT)))
+        tests.append((train.x[order[:n_test]], train.y[order[:n_test]]))
+        trains.append((train.x[order[n_test:]], train.y[order[n_test:]]))
+    merge = lambda parts: tuple(np.concatenate(arrays) for arrays in zip(*parts))  # noqa: E731
+    return merge(trains), merge(tests), names
 
-    return os.access(folder, os.W_OK | os.X_OK)
+
+def _validation_split(x, y, share: float, seed: int):
+    if not share:
+        return (x, y), None
+    order = np.random.default_rng([seed, 1]).permutation(len(y))
+    n_val = int(round(len(y) * share))
+    if n_val < 1 or n_val >= len(y):
+        raise UsageError(f"--validation-split {share} leaves no data to train or validate on")
+    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
 
 
-def split_sets(source: data.Source, seed: int):
-    """(train, test) arrays: the source's own split, or a seeded holdout for single-split sources."""
-    train = source.load("train")
-    if source.has_splits:
-        test = source.load("test")
-        return (train.x, train.y), (test.x, test.y), train.source
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(train.y))
-    n_test = max(1, int(round(len(order) * HOLDOUT)))
-    test_rows, train_rows = order[:n_test], order[n_test:]
-    return (train.x[train_rows], train.y[train_rows]), (train.x[test_rows], train.y[test_rows]), train.source
+def run(plan: Plan, *, on_epoch=None) -> Result:
+    """Carry out `plan`: see the module docstring for the order of things."""
+    target = plan.promote or plan.out
+    check_output(target)
+    if plan.out is not None and plan.promote is not None:
+        check_output(plan.out)
+    with promotion.locked(target):
+        return _run_locked(plan, target, on_epoch)
 
 
-def run(source_arg: str | None, config: TrainConfig, out: Path, *, on_epoch=None) -> TrainResult:
-    """Train on `source_arg`, evaluate on its held-out test set, save atomically to `out`."""
+def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
     from digitcli import model  # TensorFlow: imported only now that we really train
 
-    check_output(out)
-    source = data.open_source(source_arg)
-    (x, y), (x_test, y_test), description = split_sets(source, config.seed)
-    validation = None
-    if config.validation_split:
-        rng = np.random.default_rng(config.seed + 1)
-        order = rng.permutation(len(y))
-        n_val = int(round(len(y) * config.validation_split))
-        if n_val < 1 or n_val >= len(y):
-            raise UsageError(f"--validation-split {config.validation_split} leaves no data to use")
-        validation = (x[order[:n_val]], y[order[:n_val]])
-        x, y = x[order[n_val:]], y[order[n_val:]]
+    config = plan.config
+    init = store.load(plan.init_from) if plan.init_from else None
+    if init is not None and init.hidden != config.hidden:
+        config = replace(config, hidden=init.hidden)  # fine-tuning keeps the model's shape
+    (x, y), (x_test, y_test), names = load_sets(plan.sources, config.seed)
+    (x, y), validation = _validation_split(x, y, config.validation_split, config.seed)
+    settings = json.loads(json.dumps({  # as a checkpoint stores them, so they compare equal
+        "training": config.as_dict(),
+        "data": names,
+        "fingerprint_sha256": data.fingerprint(x, y),
+        "init_from": str(plan.init_from) if plan.init_from else None,
+    }))
+    run_dir, checkpoint = _run_dir_and_checkpoint(plan, settings)
+    _write_start(run_dir, settings, plan, target)
 
     started = time.perf_counter()
-    network, history = model.train(x, y, config, validation=validation, on_epoch=on_epoch)
+    network, history = model.train(
+        x, y, config, validation=validation, init=init, resume=checkpoint, on_epoch=on_epoch,
+        on_checkpoint=lambda c: store.save_checkpoint(run_dir / CHECKPOINT, c, settings),
+    )
     seconds = time.perf_counter() - started
     evaluation = evaluate(network, x_test, y_test)
-    metadata = {
+    network = replace(network, metadata=_metadata(config, settings, names, x, y, validation,
+                                                   evaluation, history, seconds, model))
+
+    decision = None
+    if plan.promote is None:
+        store.save(network, plan.out)
+        model_path = plan.out
+    else:
+        model_path = plan.out or promotion.candidate_path(target)
+        store.save(network, model_path)
+        deployed = None
+        if plan.require_better and target.exists():
+            deployed = evaluate(store.load(target), x_test, y_test).accuracy
+        decision = promotion.decide(evaluation.accuracy, deployed, fail_under=plan.fail_under,
+                                    require_better=plan.require_better)
+        if decision.promote:
+            promotion.promote(model_path, target)
+            model_path = target
+    result = Result(network, evaluation, history, seconds, model_path, run_dir, decision,
+                    checkpoint.epoch if checkpoint else 0)
+    _write_record(result, x_test, y_test)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: nothing left to resume
+    return result
+
+
+def _run_dir_and_checkpoint(plan: Plan, settings: dict):
+    """The run folder, and the checkpoint to resume from when --resume finds a matching one."""
+    if not plan.resume:
+        return plan.run_dir or new_run_dir(), None
+    candidates = [plan.run_dir] if plan.run_dir else sorted(RUNS.glob("*/" + CHECKPOINT), reverse=True)
+    for candidate in candidates:
+        folder = candidate if plan.run_dir else candidate.parent
+        path = folder / CHECKPOINT
+        if not path.exists():
+            continue
+        meta, arrays = store.load_checkpoint(path)
+        if meta["settings"] != settings:
+            if plan.run_dir:
+                raise UsageError(f"{path}: was made with other settings or data; cannot resume it")
+            continue
+        from digitcli.model import Checkpoint
+
+        checkpoint = Checkpoint(meta["epoch"], arrays["weights"], arrays["optimizer"],
+                                meta["history"], arrays["best"] or None, meta["best_loss"],
+                                meta["stale_epochs"])
+        print(f"digitcli: resuming {folder} after epoch {checkpoint.epoch}", file=sys.stderr)
+        return folder, checkpoint
+    print("digitcli: no interrupted run to resume; starting a new one", file=sys.stderr)
+    return plan.run_dir or new_run_dir(), None
+
+
+def new_run_dir() -> Path:
+    """runs/<UTC time>, made unique if two runs start in the same second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = RUNS / stamp
+    suffix = 1
+    while folder.exists():
+        suffix += 1
+        folder = RUNS / f"{stamp}-{suffix}"
+    return folder
+
+
+def _write_start(run_dir: Path, settings: dict, plan: Plan, target: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "command.txt").write_text(_command() + "\n")
+    runrecord.write_json(run_dir / "settings.json", {
+        **settings,
+        "target": str(target),
+        "promote": plan.promote is not None,
+        "fail_under": plan.fail_under,
+        "require_better": plan.require_better,
+    })
+
+
+def _write_record(result: Result, x_test, y_test) -> None:
+    folder = result.run_dir
+    decision = result.decision
+    runrecord.write_json(folder / "metrics.json", {
+        **result.evaluation.as_dict(),
+        "seconds": round(result.seconds, 1),
+        "epochs_run": len(result.history),
+        "resumed_after_epoch": result.resumed_from,
+        "model": str(result.model_path),
+        "promoted": None if decision is None else decision.promote,
+        "gate_failures": None if decision is None else decision.reasons,
+        "deployed_accuracy": None if decision is None else decision.deployed_accuracy,
+    })
+    runrecord.write_history(folder / "history.csv", result.history)
+    runrecord.write_confusion(folder / "confusion.csv", result.evaluation)
+    runrecord.plot_curves(folder / "training_curves.png", result.history)
+    runrecord.plot_confusion(folder / "confusion.png", result.evaluation)
+    runrecord.plot_mistakes(folder / "mistakes.png", result.network, x_test, y_test)
+
+
+def _metadata(config, settings, names, x, y, validation, evaluation, history, seconds, model):
+    return {
         "training": config.as_dict(),
+        "init_from": settings["init_from"],
         "data": {
-            "source": description,
+            "source": " + ".join(names),
             "train_count": int(len(y)),
             "validation_count": 0 if validation is None else int(len(validation[1])),
-            "fingerprint_sha256": data.fingerprint(x, y),
+            "fingerprint_sha256": settings["fingerprint_sha256"],
         },
         "metrics": {
             "test_accuracy": evaluation.accuracy,
@@ -104,11 +252,12 @@ def run(source_arg: str | None, config: TrainConfig, out: Path, *, on_epoch=None
         "seconds": round(seconds, 1),
         "versions": _versions(model),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["digitcli", *sys.argv[1:]]),
+        "command": _command(),
     }
-    network = replace(network, metadata=metadata)
-    store.save(network, out)
-    return TrainResult(network, evaluation, history, seconds, out)
+
+
+def _command() -> str:
+    return shlex.join(["digitcli", *sys.argv[1:]])
 
 
 def _versions(model_module) -> dict:
@@ -122,4 +271,3 @@ def _versions(model_module) -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-

@@ -214,7 +214,7 @@ def test_train_writes_a_self_describing_model(tmp_path):
                  "--format", "json", "--seed", "3")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["out"] == str(out) and summary["test_count"] == 20
+    assert summary["model"] == str(out) and summary["test_count"] == 20
     assert "epoch 1/2" in result.stderr and "epoch 2/2" in result.stderr
     assert "\x1b[" not in result.stderr
     meta = json.loads(run("inspect", out, "-f", "json").stdout)
