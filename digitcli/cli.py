@@ -154,6 +154,10 @@ def predict(
         help="Also write the 28×28 input the network saw for each image into this folder.")] = None,
     workers: Annotated[int, typer.Option(
         min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
+    shard: Annotated[Optional[str], typer.Option(
+        metavar="K/N", parser=lambda text: _parse_shard(text),
+        help="Process only the K-th of N equal slices of the sorted inputs (K = 1…N), to split "
+             "a large job across processes or machines; concatenate the outputs in K order.")] = None,
 ) -> None:
     """Recognise the digit in each picture.
 
@@ -166,33 +170,22 @@ def predict(
 
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    if shard is not None:
+        items = batch.shard(items, *shard)
+        if not items:
+            return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
     results = batch.predict(items, network, mode=preprocess.value, save_dir=save_preprocessed,
                             workers=workers or batch.default_workers())
     results = _with_progress(results, len(items))
 
-    failures = 0
-    collected = []
-    writer = report.csv_writer(sys.stdout) if output_format is PredictFormat.csv else None
+    sink = report.PredictionSink(output_format.value, top_k)
     for result in results:
         if result.status != "ok":
-            failures += 1
             print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
-        record = result.as_record(top_k)
-        if output_format is PredictFormat.jsonl:
-            report.write_jsonl(record)
-        elif writer is not None:
-            writer.writerow(report.csv_row(record))
-        else:
-            collected.append(result)
-
-    if output_format is PredictFormat.json:
-        report.write_json([r.as_record(top_k) for r in collected])
-    elif output_format is PredictFormat.table and collected:
-        single = len(collected) == 1 and collected[0].status == "ok"
-        table = (report.prediction_table(collected[0]) if single
-                 else report.predictions_table(collected, top_k))
-        report.console().print(table)
+        sink.add(result)
+    sink.close()
+    failures = sink.failures
 
     if failures == len(items):
         what = "the input" if len(items) == 1 else f"all {len(items)} inputs"
@@ -200,6 +193,16 @@ def predict(
     if failures:
         print(f"digitcli: {failures} of {len(items)} inputs failed", file=sys.stderr)
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise typer.BadParameter(f"{text!r}: K must be between 1 and N")
+    return k, n
 
 
 def _with_progress(results, total: int):

@@ -84,6 +84,16 @@ def collect(arguments: Iterable[str], *, recursive: bool, stdin: Iterable[str] =
     return sorted(unique.values(), key=lambda item: item.path)
 
 
+def shard(items: list[Item], k: int, n: int) -> list[Item]:
+    """The K-th (1-based) of N contiguous, near-equal slices: shards 1…N partition the inputs.
+
+    Slices are cut at whole chunks, so each image meets the same batch-mates in the forward pass
+    as in an unsharded run, and the outputs concatenated in K order are byte-identical to it.
+    """
+    chunks = -(-len(items) // CHUNK)
+    return items[(k - 1) * chunks // n * CHUNK : k * chunks // n * CHUNK]
+
+
 def _expand(argument: str, recursive: bool) -> list[Item]:
     path = Path(argument)
     if path.is_dir():

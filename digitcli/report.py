@@ -70,6 +70,62 @@ def predictions_table(predictions: list[Prediction], top_k: int) -> Table:
 
 
 CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error"]
+TABLE_ROWS_MAX = 1000  # beyond this a per-image table helps nobody: summarise instead
+
+
+class PredictionSink:
+    """Writes predictions as they arrive, so memory stays flat however many images there are."""
+
+    def __init__(self, output_format: str, top_k: int, stream: TextIO | None = None):
+        self.format, self.top_k = output_format, top_k
+        self.stream = stream or sys.stdout
+        self.count = 0
+        self.rows: list[Prediction] = []  # table format only, up to TABLE_ROWS_MAX
+        self.digits = np.zeros(10, dtype=np.int64)
+        self.failures = 0
+        if output_format == "csv":
+            self.csv = csv.DictWriter(self.stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+            self.csv.writeheader()
+
+    def add(self, prediction: Prediction) -> None:
+        record = prediction.as_record(self.top_k)
+        if self.format == "jsonl":
+            write_jsonl(record, self.stream)
+        elif self.format == "csv":
+            self.csv.writerow(csv_row(record))
+        elif self.format == "json":
+            self.stream.write(("[\n  " if self.count == 0 else ",\n  ") + json.dumps(record))
+        else:
+            if len(self.rows) <= TABLE_ROWS_MAX:
+                self.rows.append(prediction)
+            if prediction.digit is not None:
+                self.digits[prediction.digit] += 1
+        self.failures += prediction.status != "ok"
+        self.count += 1
+
+    def close(self) -> None:
+        if self.format == "json":
+            self.stream.write("[]\n" if self.count == 0 else "\n]\n")
+        elif self.format == "table" and self.rows:
+            if len(self.rows) == 1 and self.rows[0].status == "ok":
+                table = prediction_table(self.rows[0])
+            elif self.count <= TABLE_ROWS_MAX:
+                table = predictions_table(self.rows, self.top_k)
+            else:
+                table = digit_counts_table(self.digits, self.count, self.failures)
+            console(self.stream).print(table)
+
+
+def digit_counts_table(digits: np.ndarray, count: int, failures: int) -> Table:
+    """A large batch in brief: how many images were read as each digit."""
+    table = Table(title=f"{count:,} images (use --format jsonl or csv for one line each)")
+    table.add_column("digit", justify="right")
+    table.add_column("images", justify="right")
+    table.add_column("", min_width=BAR_WIDTH)
+    for digit, n in enumerate(digits):
+        table.add_row(str(digit), f"{n:,}", bar(n / max(digits.max(), 1)))
+    table.add_row("failed", f"{failures:,}", "")
+    return table
 
 
 def csv_row(record: dict) -> dict:
@@ -78,12 +134,6 @@ def csv_row(record: dict) -> dict:
     for d in range(10):
         row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
     return row
-
-
-def csv_writer(stream: TextIO) -> csv.DictWriter:
-    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    return writer
 
 
 def write_json(value, stream: TextIO | None = None) -> None:

@@ -273,3 +273,30 @@ def test_bundled_model_meets_the_accuracy_bar(mnist_dir, monkeypatch):
 def test_missing_dataset_is_a_data_error(tmp_path):
     result = run("evaluate", "--data", tmp_path / "nowhere")
     one_line_error(result, ExitCode.DATA, "nowhere")
+
+
+def test_sharded_outputs_concatenate_to_the_whole(tmp_path, tiny_model):
+    images = tmp_path / "many"
+    images.mkdir()
+    for i in range(150):
+        digit_image((0, 1, 7)[i % 3], size=30 + i).save(images / f"{i:03d}.png")
+    whole = run("predict", images, "-r", "-f", "jsonl", "-m", tiny_model).stdout
+    parts = [run("predict", images, "-r", "-f", "jsonl", "-m", tiny_model, "--shard", f"{k}/2").stdout
+             for k in (1, 2)]
+    assert "".join(parts) == whole
+    one_line_error(run("predict", images, "--shard", "3/2"), ExitCode.USAGE, "--shard")
+
+
+def test_json_output_is_one_valid_array(images, tiny_model):
+    rows = json.loads(run("predict", images, "-r", "-f", "json", "-m", tiny_model).stdout)
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+
+
+def test_large_batches_are_summarised_not_tabulated(images, tiny_model, monkeypatch):
+    from digitcli import report
+
+    monkeypatch.setattr(report, "TABLE_ROWS_MAX", 2)
+    result = run("predict", images, "-r", "-m", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert "3 images (use --format jsonl or csv" in result.stdout
+    assert "b_seven.png" not in result.stdout

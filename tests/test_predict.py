@@ -58,3 +58,14 @@ def test_saved_inputs_are_the_28x28_the_network_saw(tmp_path):
     from PIL import Image
 
     assert all(np.asarray(Image.open(p)).shape == (28, 28) for p in saved)
+
+
+def test_shards_partition_the_sorted_inputs_exactly(tmp_path):
+    from digitcli.predict import CHUNK, Item, shard
+
+    items = [Item(f"p{i:05d}") for i in range(1003)]
+    for n in (1, 2, 3, 7, 16, 200):
+        parts = [shard(items, k, n) for k in range(1, n + 1)]
+        assert [item for part in parts for item in part] == items  # in order, nothing twice
+        sizes = [len(part) for part in parts]
+        assert max(sizes) - min(sizes) <= CHUNK  # cut at whole chunks, otherwise even
