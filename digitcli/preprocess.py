@@ -192,41 +192,61 @@ class _Paper:
 
 
 def _fit_paper(gray: np.ndarray) -> _Paper:
-    """Fit the background surface by least squares on sampled pixels, iteratively ignoring outliers (ink)."""
+    """Fit the paper's brightness surface on a grid of sampled pixels, ignoring the ink as outliers.
+
+    The fit starts once from the median of all samples and once from the median of the border
+    samples, and keeps the surface more pixels agree with.  The global median is right when the paper
+    fills most of the picture even if its border is a table; the border median is right for a tight
+    crop whose strokes cover almost half of it.
+    """
     h, w = gray.shape
     step = max(1, -(-max(h, w) // FIT_SAMPLES))
-    sample = gray[step // 2 :: step, step // 2 :: step].astype(np.float64)
+    values = gray[step // 2 :: step, step // 2 :: step].astype(np.float64)
     v = 2 * (np.arange(step // 2, h, step) + 0.5) / h - 1
     u = 2 * (np.arange(step // 2, w, step) + 0.5) / w - 1
-    vv, uu = np.meshgrid(v, u, indexing="ij")
-    terms = [(i, j) for i in range(3) for j in range(3 - i)]  # 1, u, u², v, uv, v²
-    design = np.stack([vv.ravel() ** i * uu.ravel() ** j for i, j in terms], axis=1)
-    values = sample.ravel()
+    design = np.stack([np.outer(v**i, u**j).ravel() for i, j in _TERMS], axis=1)
+    border = np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
+    values = values.ravel()
 
-    fitted = np.full_like(values, np.median(values))
-    for _ in range(4):
-        residual = values - fitted
-        noise = _robust_sigma(residual)
-        inliers = np.abs(residual) <= 2.5 * noise
-        if np.count_nonzero(inliers) < len(terms) * 4:
+    fits = [_robust_fit(design, values, float(np.median(values)))]
+    if abs(np.median(border) - np.median(values)) > 3 * _robust_sigma(border - np.median(border)):
+        fits.append(_robust_fit(design, values, float(np.median(border))))
+    tolerance = 2.5 * min(noise for _, noise in fits)
+    solution, noise = max(fits, key=lambda fit: np.count_nonzero(np.abs(values - design @ fit[0]) <= tolerance))
+    coef = np.zeros((3, 3))
+    for (i, j), c in zip(_TERMS, solution):
+        coef[i, j] = c
+    return _Paper(coef, (h, w), noise)
+
+
+_TERMS = [(i, j) for i in range(3) for j in range(3 - i)]  # powers of (v, u): 1, u, u², v, uv, v²
+
+
+def _robust_fit(design: np.ndarray, values: np.ndarray, start: float) -> tuple[np.ndarray, float]:
+    """Least-squares surface through the values closest to the current guess, repeated.
+
+    The first rounds use the closer half of the pixels (ink is less than half a picture even when a
+    steep lighting gradient makes everything look like an outlier); the last ones use every pixel
+    within 2.5 noise sigmas.  Returns the coefficients (in _TERMS order) and the noise around the surface.
+    """
+    solution = np.zeros(len(_TERMS))
+    solution[0] = start  # a flat paper: also the answer when too few pixels agree on anything better
+    residual = values - start
+    for band in (0.0, 0.0, 0.0, 2.5, 2.5):
+        distance = np.abs(residual)
+        limit = band * _robust_sigma(residual) if band else np.median(distance)
+        inliers = distance <= limit
+        if np.count_nonzero(inliers) < 4 * len(_TERMS):
             break
         solution = np.linalg.lstsq(design[inliers], values[inliers], rcond=None)[0]
-        fitted = design @ solution
-    else:
-        coef = np.zeros((3, 3))
-        for (i, j), c in zip(terms, solution):
-            coef[i, j] = c
-        return _Paper(coef, (h, w), _robust_sigma(values - fitted))
-    # Too few pixels agree on a background (tiny or wild picture): fall back to a flat paper.
-    coef = np.zeros((3, 3))
-    coef[0, 0] = np.median(values)
-    return _Paper(coef, (h, w), _robust_sigma(values - coef[0, 0]))
+        residual = values - design @ solution
+    return solution, _robust_sigma(residual)
 
 
 def _robust_sigma(residual: np.ndarray) -> float:
-    """Standard deviation estimated from the median absolute deviation (ink cannot inflate it)."""
+    """Standard deviation of residuals around a surface, from their median absolute value (ink barely moves it)."""
     # Floor at one 8-bit step so that perfectly clean synthetic pictures do not divide by zero.
-    return max(1.4826 * float(np.median(np.abs(residual - np.median(residual)))), 1 / 255)
+    return max(1.4826 * float(np.median(np.abs(residual))), 1 / 255)
 
 
 def _ink_sign(residual: np.ndarray, noise: float) -> float:
@@ -245,7 +265,11 @@ def _ink_level(ink: np.ndarray, noise: float) -> float:
     strong = ink[ink > 4 * noise]
     if strong.size < 4:
         raise NoDigitError(NO_DIGIT)
-    level = float(np.percentile(strong, 90))  # the 90th percentile ignores a few extreme specks
+    # The strokes are the strongest thing in the picture, but a few specks may be stronger still and
+    # faint haze (shading the surface cannot follow) may be far more plentiful: take the typical value
+    # of what reaches at least half of a near-maximum that ignores the top 20 pixels.
+    peak = np.partition(strong, -min(20, strong.size))[-min(20, strong.size)]
+    level = float(np.percentile(strong[strong >= peak / 2], 75))
     if level < max(MIN_CONTRAST, NOISE_SIGMAS * noise):
         raise NoDigitError(NO_DIGIT)
     return level
