@@ -1,0 +1,164 @@
+"""The synthetic picture generator: deterministic, balanced, every declared format is real."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from digitcli import synth
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = (120, 90)  # small pictures keep these tests fast
+
+# The Pillow mode each format condition promises (jpeg-low may also be grey).
+MODES = {
+    "png": {"RGB"},
+    "png-gray": {"L"},
+    "png-16bit": {"I;16"},
+    "png-bilevel": {"1"},
+    "png-rgba": {"RGBA"},
+    "jpeg": {"RGB"},
+    "jpeg-low": {"RGB", "L"},
+    "jpeg-exif": {"RGB"},
+    "jpeg-cmyk": {"CMYK"},
+    "bmp": {"RGB"},
+    "webp": {"RGB"},
+    "tiff": {"RGB"},
+    "tiff-cmyk": {"CMYK"},
+    "gif": {"P"},
+}
+
+
+def sample(fmt: str, seed: int = 0, **force: str) -> synth.Sample:
+    """A small sample in the given format condition."""
+    if fmt == "png-rgba":
+        force = {"capture": "digital", "background": "transparent", **force}
+    return synth.make_sample(
+        3, np.random.default_rng(seed), size=SMALL, force={"format": fmt, **force}
+    )
+
+
+def decode(s: synth.Sample) -> Image.Image:
+    """The sample as a reader sees it: encoded, then opened with Pillow."""
+    image = Image.open(io.BytesIO(s.encode()))
+    image.load()
+    return image
+
+
+def test_same_seed_gives_identical_files_and_different_seeds_differ():
+    first = [s.encode() for s in synth.generate(4, seed=11)]
+    again = [s.encode() for s in synth.generate(4, seed=11)]
+    other = [s.encode() for s in synth.generate(4, seed=12)]
+    assert first == again
+    assert all(a != b for a, b in zip(first, other))
+
+
+def test_a_picture_does_not_depend_on_how_many_are_asked_for():
+    few = [s.encode() for s in synth.generate(2, seed=5)]
+    more = [s.encode() for s in synth.generate(3, seed=5)]
+    assert few == more[:2]
+
+
+def test_labels_cycle_through_all_digits():
+    labels = [s.label for s in synth.generate(30, seed=0, photo_size=(64, 48))]
+    assert Counter(labels) == {d: 3 for d in range(10)}
+
+
+@pytest.mark.parametrize("fmt", sorted(synth.FORMATS))
+def test_every_format_opens_with_the_claimed_format_and_mode(fmt):
+    s = sample(fmt)
+    image = decode(s)
+    assert s.conditions["format"] == fmt
+    assert image.format == s.format == synth.FORMATS[fmt][0]
+    assert image.mode in MODES[fmt]
+    assert s.image.mode == image.mode
+
+
+def test_sixteen_bit_png_uses_the_full_range():
+    pixels = np.asarray(decode(sample("png-16bit")))
+    assert pixels.dtype == np.uint16 and pixels.max() > 255
+
+
+def test_transparent_png_has_a_transparent_background_and_solid_strokes():
+    alpha = np.asarray(decode(sample("png-rgba")).getchannel("A"))
+    assert (alpha == 0).mean() > 0.5
+    assert alpha.max() > 200
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exif_rotated_jpeg_shows_upright_in_a_viewer(seed):
+    s = sample("jpeg-exif", seed=seed, capture="photo")
+    image = decode(s)
+    assert image.getexif()[0x0112] == s.exif_orientation in synth.EXIF_ORIENTATIONS
+    upright = ImageOps.exif_transpose(image)
+    assert upright.size == SMALL == s.upright().size
+    difference = np.abs(np.asarray(upright, float) - np.asarray(s.upright(), float)).mean()
+    assert difference < 6  # only JPEG's loss
+
+
+def test_other_formats_carry_no_exif_orientation():
+    s = sample("png")
+    assert s.exif_orientation is None and 0x0112 not in decode(s).getexif()
+
+
+def test_conditions_come_from_the_declared_tables():
+    for s in synth.generate(20, seed=3, photo_size=(64, 48)):
+        c = s.conditions
+        assert c["capture"] == "photo" and c["format"] == "jpeg"
+        for key, table in synth.BY_CAPTURE["photo"].items():
+            assert c[key] in table or key == "format"
+        for key, table in synth.COMMON.items():
+            assert c[key] in table or (key == "ink" and c[key] == "chalk")
+        assert set(synth.CSV_KEYS) <= set(c)
+
+
+def test_kinds_can_be_restricted_and_are_checked():
+    assert {
+        s.conditions["kind"]
+        for s in synth.generate(4, seed=1, kinds=("font",), photo_size=(64, 48))
+    } == {"font"}
+    with pytest.raises(ValueError):
+        next(synth.generate(1, seed=1, kinds=("crayon",)))
+
+
+def test_write_dataset_makes_digit_folders_and_a_matching_labels_csv(tmp_path):
+    csv_path = synth.write_dataset(tmp_path, 12, seed=2)
+    assert csv_path == tmp_path / "labels.csv"
+    assert all((tmp_path / str(d)).is_dir() for d in range(10))
+    with csv_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12
+    assert list(rows[0])[:2] == ["path", "label"] and set(synth.CSV_KEYS) <= set(rows[0])
+    on_disk = {p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*") if p.is_file()}
+    assert on_disk == {r["path"] for r in rows}
+    for r in rows:
+        folder, name = r["path"].split("/")
+        assert folder == r["label"]
+        assert r["format"] in name and r["kind"] in name
+        with Image.open(tmp_path / r["path"]) as image:
+            assert image.format == synth.FORMATS[r["format"]][0]
+
+
+def test_command_line_writes_photo_sized_jpegs(tmp_path, capsys):
+    synth.main([str(tmp_path), "--count", "3", "--seed", "4", "--photo-size", "160x120"])
+    assert capsys.readouterr().out.strip() == str(tmp_path / "labels.csv")
+    files = sorted(tmp_path.glob("*/*.jpg"))
+    assert len(files) == 3
+    assert all(Image.open(f).size == (160, 120) for f in files)
+
+
+def test_sample_images_match_the_committed_list(tmp_path):
+    written = synth.write_samples(tmp_path)
+    assert len(written) == len(synth.SAMPLES) == 12
+    assert sum(p.stat().st_size for p in written) < 1_000_000
+    for path, (stem, label, _, _) in zip(written, synth.SAMPLES):
+        assert path.stem == stem and stem.startswith(f"{label}_")
+    committed = {p.name for p in (REPO / "sample_images").glob("*") if p.suffix != ".md"}
+    if committed:  # the repository's copies are these pictures, under these names
+        assert committed == {p.name for p in written}
