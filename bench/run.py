@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -415,12 +416,35 @@ def bench_train(ctx: Context) -> Result:
     return res
 
 
+def bench_determinism(ctx: Context) -> Result:
+    """What `train --deterministic` (TensorFlow op determinism) costs, same program, same data."""
+    res = Result("determinism", "training seconds",
+                 f"`digitcli train --epochs 2` with and without `--deterministic` on {ctx.train_data}; "
+                 "the figure is the training time digitcli reports (`seconds`), so start-up and "
+                 "evaluation are left out.", ratio_header="")
+    cmds = [ctx.command(name, [*ctx.digitcli, "train", "--data", ctx.train_data, "--epochs", 2, "--quiet",
+                               "--format", "json", *flags, "--out", ctx.workdir / f"det-{name}.npz"],
+                        stdout=f"det-{name}.json")
+            for name, flags in (("default", []), ("deterministic", ["--deterministic"]))]
+    seconds: dict[str, list[float]] = {cmd.name: [] for cmd in cmds}
+    for _ in range(ctx.rounds(3, 1)):
+        for cmd in cmds:
+            interleave(res.name, [cmd], 1, warmup=False)
+            seconds[cmd.name].append(json.loads(cmd.stdout.read_text())["seconds"])
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    res.checks = [Check("cost of --deterministic (info)",
+                        f"{median['deterministic']:.1f} s vs {median['default']:.1f} s: "
+                        f"{_x(ratio(median['deterministic'], median['default']))}", None)]
+    return res
+
+
 BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     "cold-start": bench_cold_start,
     "batch": bench_batch,
     "photos": bench_photos,
     "memory-flat": bench_memory,
     "train": bench_train,
+    "determinism": bench_determinism,
 }
 
 
