@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import stat
 import struct
 import warnings
 import zlib
@@ -13,8 +15,8 @@ from PIL import Image, ImageOps
 from digitcli.errors import InputError
 
 # 50 Mpx holds every ordinary camera photo and scan (12-48 Mpx phones, A4 at 600 dpi is 35 Mpx)
-# while bounding the memory a single input can take: the decoded pixels plus the float32
-# luminance copy stay under ~400 MB.  It is checked from the header, before any decoding, so a
+# while bounding the memory a single input can take: the decoded RGB pixels plus the float32
+# luminance stay under ~400 MB.  It is checked from the header, before any decoding, so a
 # small file that declares huge dimensions (a decompression bomb) costs nothing.  Pillow's own
 # bomb check (~89 Mpx) also applies and is turned into the same error.
 MAX_PIXELS = 50_000_000
@@ -48,12 +50,16 @@ def open_gray(
                 if draft_size is not None and img.format == "JPEG":
                     img.draft("L", draft_size)
                 img.load()
-                ImageOps.exif_transpose(img, in_place=True)
+                _apply_exif_orientation(img)
                 return _luminance(img)
         except InputError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            raise InputError(f"{path}: image is too large to open safely ({err})") from None
+            # Pillow refuses before we see the size; its message holds the pixel count.
+            found = re.search(r"\((\d+) pixels\)", str(err))
+            size = f"{int(found.group(1)) / 1e6:.0f} Mpx" if found else "too large"
+            limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+            raise InputError(f"{path}: image is {size}, more than the {limit / 1e6:.0f} Mpx limit") from None
         except PermissionError:
             raise InputError(f"{path}: permission denied") from None
         except Image.UnidentifiedImageError:
@@ -64,11 +70,15 @@ def open_gray(
 
 def _check_file(path: Path) -> None:
     """Reject a path that is missing, a folder or empty, with a message that says which."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{path}: is a directory, not an image file")
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
 
 
@@ -82,13 +92,24 @@ def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
+def _apply_exif_orientation(img: Image.Image) -> None:
+    """Turn a phone photo upright as viewers show it; a damaged EXIF block is no reason to refuse the pixels."""
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except (*_DECODE_ERRORS, KeyError, TypeError):
+        pass
+
+
 def _luminance(img: Image.Image) -> np.ndarray:
     """Convert a loaded image of any mode to float32 luminance in [0, 1], keeping its value range."""
     mode = img.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255
-        return _flatten_alpha(rgba[..., :3] @ _LUMA, rgba[..., 3])
-    if mode in ("1", "L"):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
+        return _flatten_alpha(_rgb_luma(np.asarray(rgba)[..., :3]), alpha)
+    if mode == "L":
+        return np.asarray(img, dtype=np.float32) / 255
+    if mode == "1":
         return np.asarray(img.convert("L"), dtype=np.float32) / 255
     if mode.startswith("I;16"):
         # Pillow's convert("L") clamps 16-bit values at 255; scale by the real 16-bit range instead.
@@ -96,7 +117,20 @@ def _luminance(img: Image.Image) -> np.ndarray:
     if mode in ("I", "F"):
         return _to_unit_range(np.asarray(img).astype(np.float32))
     # RGB, CMYK, YCbCr, LAB, HSV, P: let Pillow map to RGB, then weigh in float (no rounding to 8 bits).
-    return np.asarray(img.convert("RGB"), dtype=np.float32) @ (_LUMA / 255)
+    return _rgb_luma(np.asarray(img.convert("RGB")))
+
+
+def _rgb_luma(rgb: np.ndarray) -> np.ndarray:
+    """Weigh 8-bit R, G, B into float32 luminance in [0, 1], a band of rows at a time.
+
+    Converting a whole 50 Mpx photo to float at once would need 600 MB for the three channels.
+    """
+    weights = _LUMA / 255
+    out = np.empty(rgb.shape[:2], np.float32)
+    band = max(1, (1 << 20) // max(rgb.shape[1], 1))  # about a million pixels per step
+    for top in range(0, rgb.shape[0], band):
+        out[top : top + band] = rgb[top : top + band] @ weights
+    return out
 
 
 def _to_unit_range(values: np.ndarray) -> np.ndarray:
@@ -119,4 +153,8 @@ def _flatten_alpha(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     weight = float(alpha.sum())
     stroke_lum = float((alpha * lum).sum()) / weight if weight > 0 else 0.0
     background = np.float32(1.0 if stroke_lum < 0.5 else 0.0)
-    return alpha * lum + (1 - alpha) * background
+    # alpha·lum + (1 − alpha)·background, in place: these arrays can be hundreds of MB.
+    lum -= background
+    lum *= alpha
+    lum += background
+    return lum

@@ -1,0 +1,228 @@
+"""MNIST-faithful preprocessing: any picture of a digit → the 28×28 white-on-black input MNIST had."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitcli.errors import NoDigitError, UsageError
+from digitcli.preprocess import load_digit, to_mnist
+from tests.conftest import digit_image
+from tests.test_images import LOSSLESS, LOSSY, save_variant
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Best correlation over 1-px shifts: placing by rounded centre of mass may differ by a pixel."""
+    return max(correlation(np.roll(a, (dy, dx), axis=(0, 1)), b) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(x.shape)
+    return float((rows * x).sum() / x.sum()), float((cols * x).sum() / x.sum())
+
+
+def assert_mnist_like(x: np.ndarray) -> None:
+    """The output contract: 28×28 uint8, black background, saturated strokes, 20-px box, centred by mass."""
+    assert x.shape == (28, 28) and x.dtype == np.uint8
+    assert x.max() >= 250
+    assert np.median(x) == 0
+    rows, cols = np.nonzero(x > 0)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 22  # 20 px plus anti-aliased edges
+    row, col = centre_of_mass(x.astype(float))
+    assert abs(row - 14) <= 1 and abs(col - 14) <= 1
+
+
+@pytest.fixture
+def seven() -> Image.Image:
+    return digit_image(7, size=200)
+
+
+@pytest.fixture
+def seven_28(seven) -> np.ndarray:
+    return to_mnist(np.asarray(seven))
+
+
+def test_digit_becomes_mnist_like(seven_28):
+    assert_mnist_like(seven_28)
+
+
+@pytest.mark.parametrize("name", (*LOSSLESS, *LOSSY))
+def test_every_format_and_mode_gives_the_same_28x28(tmp_path, seven, seven_28, name):
+    x = load_digit(save_variant(seven, tmp_path, name))
+    assert np.abs(x.astype(int) - seven_28).mean() < 8
+    assert correlation(x, seven_28) > 0.95
+
+
+@pytest.mark.parametrize("digit", [0, 1, 7])
+def test_polarity_does_not_matter(digit):
+    dark_on_light = to_mnist(np.asarray(digit_image(digit, size=150)))
+    light_on_dark = to_mnist(np.asarray(digit_image(digit, size=150, ink=255, paper=0)))
+    chalk_on_green = to_mnist(np.asarray(digit_image(digit, size=150, ink=220, paper=70)))
+    assert correlation(dark_on_light, light_on_dark) > 0.97
+    assert correlation(dark_on_light, chalk_on_green) > 0.97
+
+
+def photo_with_small_digit(digit: Image.Image, seed: int = 0) -> np.ndarray:
+    """An 800×600 'photo': the digit small and off-centre, uneven light, sensor noise, a few specks."""
+    rng = np.random.default_rng(seed)
+    canvas = Image.new("L", (800, 600), 255)
+    canvas.paste(digit.resize((90, 90), Image.Resampling.LANCZOS), (560, 110))
+    draw = ImageDraw.Draw(canvas)
+    for x, y, r in [(80, 500, 3), (300, 60, 2), (700, 540, 4), (150, 200, 2)]:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=20)
+    light = np.linspace(1.0, 0.55, 800)[None, :] * np.linspace(0.9, 1.0, 600)[:, None]
+    photo = np.asarray(canvas, dtype=np.float32) / 255 * 0.8 * light
+    return np.clip(photo + rng.normal(0, 0.03, photo.shape), 0, 1).astype(np.float32)
+
+
+def test_small_off_centre_digit_in_noisy_photo_is_found(seven):
+    clean = to_mnist(np.asarray(seven.resize((90, 90), Image.Resampling.LANCZOS)))
+    found = to_mnist(photo_with_small_digit(seven))
+    assert correlation(found, clean) > 0.8
+    assert_mnist_like(found)
+
+
+def test_digit_in_jpeg_photo_file(tmp_path, seven):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray((photo_with_small_digit(seven, seed=1) * 255).astype(np.uint8)).save(path, quality=80)
+    clean = to_mnist(np.asarray(seven.resize((90, 90), Image.Resampling.LANCZOS)))
+    assert correlation(load_digit(path), clean) > 0.8
+
+
+def test_digit_cropped_to_the_edges_is_kept(seven_28):
+    array = np.asarray(digit_image(0, size=200))
+    rows, cols = np.nonzero(array < 128)
+    tight = array[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]  # touches all four sides
+    x = to_mnist(tight)
+    assert_mnist_like(x)
+    assert shifted_correlation(x, to_mnist(array)) > 0.95
+
+
+def test_sheet_of_paper_on_a_dark_desk(seven, seven_28):
+    """Paper covering less than half the photo: the desk must not be taken for the paper."""
+    desk = np.full((600, 800), 0.25, np.float32)
+    sheet = np.asarray(seven.resize((260, 260)), np.float32) / 255 * 0.9
+    desk[170:430, 270:530] = sheet  # the sheet is 14 % of the picture
+    x = to_mnist(desk + np.random.default_rng(0).normal(0, 0.02, desk.shape).astype(np.float32))
+    assert correlation(x, seven_28) > 0.85
+
+
+def test_hard_shadow_across_the_page(seven, seven_28):
+    page = np.asarray(seven.resize((300, 300)), np.float32) / 255
+    canvas = np.ones((600, 800), np.float32)
+    canvas[150:450, 250:550] = page
+    shadow = np.where(np.arange(800)[None, :] + 0.5 * np.arange(600)[:, None] < 420, 0.45, 1.0)
+    x = to_mnist(canvas * shadow * 0.9)
+    assert correlation(x, seven_28) > 0.85
+
+
+def test_thin_pen_in_a_big_picture_is_thickened_like_mnist():
+    thick = digit_image(7, size=100)  # strokes 8 px in a 100-px picture: MNIST-like when scaled
+    big = Image.new("L", (1000, 1000), 255)
+    draw = ImageDraw.Draw(big)
+    draw.line([(280, 200), (720, 200), (420, 850)], fill=0, width=4)  # a 4 px pen line, 1000 px digit
+    x, reference = to_mnist(np.asarray(big)), to_mnist(np.asarray(thick))
+    # Without thickening the 4-px line would be 0.1 px wide at 28×28: a faint trace.
+    assert np.count_nonzero(x >= 128) > 0.6 * np.count_nonzero(reference >= 128)
+    assert_mnist_like(x)
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        np.ones((300, 400), np.float32),
+        np.zeros((300, 400), np.float32),
+        np.full((300, 400), 0.6, np.float32),
+        np.clip(0.7 + np.random.default_rng(1).normal(0, 0.02, (300, 400)), 0, 1).astype(np.float32),
+        np.linspace(0.3, 0.9, 400, dtype=np.float32)[None, :].repeat(300, axis=0),
+    ],
+    ids=["white", "black", "grey", "faint-noise", "gradient"],
+)
+def test_blank_pictures_have_no_digit(picture):
+    with pytest.raises(NoDigitError, match="no digit found"):
+        to_mnist(picture)
+
+
+def test_blank_file_error_names_the_file(tmp_path):
+    path = tmp_path / "blank.jpg"
+    noise = np.random.default_rng(2).normal(200, 3, (240, 320))
+    Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(path, quality=70)
+    expected = r"blank\.jpg: no digit found \(the picture is blank or has too little contrast\)"
+    with pytest.raises(NoDigitError, match=expected):
+        load_digit(path)
+
+
+def test_mode_none_only_resizes_and_keeps_polarity(seven):
+    array = np.asarray(seven)
+    x = to_mnist(array, mode="none")
+    assert x.shape == (28, 28) and x.dtype == np.uint8
+    assert x[0, 0] == 255  # still dark ink on white: nothing inverted or cropped
+    same = np.asarray(seven.resize((28, 28)))
+    np.testing.assert_array_equal(to_mnist(same, mode="none"), same)
+
+
+def test_unknown_mode_is_a_usage_error():
+    with pytest.raises(UsageError, match="auto, none"):
+        to_mnist(np.zeros((28, 28), np.float32), mode="magic")
+
+
+def test_already_normalised_input_passes_through_unchanged(seven_28):
+    np.testing.assert_array_equal(to_mnist(seven_28), seven_28)
+    np.testing.assert_array_equal(to_mnist(seven_28.astype(np.float32) / 255), seven_28)
+
+
+def read_idx(path, header: int) -> np.ndarray:
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=header)
+
+
+def test_mnist_test_images_pass_through_identically(mnist_dir, tmp_path):
+    """Accuracy read from IDX arrays or from PNG files through this pipeline must be the same."""
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)[:500]
+    for i, image in enumerate(images):
+        np.testing.assert_array_equal(to_mnist(image), image)
+        np.testing.assert_array_equal(to_mnist(image.astype(np.float32) / 255), image)
+        path = tmp_path / f"{i:03d}.png"
+        Image.fromarray(image).save(path)
+        np.testing.assert_array_equal(load_digit(path), image, err_msg=f"MNIST test image {i}")
+
+
+def flood_fill_count(mask: np.ndarray) -> int:
+    """Reference: count 8-connected components with a plain breadth-first search."""
+    seen = np.zeros_like(mask, bool)
+    count = 0
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        count += 1
+        queue = [start]
+        seen[start] = True
+        while queue:
+            r, c = queue.pop()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    y, x = r + dr, c + dc
+                    if 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and mask[y, x] and not seen[y, x]:
+                        seen[y, x] = True
+                        queue.append((y, x))
+    return count
+
+
+@pytest.mark.parametrize("density", [0.2, 0.45, 0.6])
+def test_component_labelling_matches_a_flood_fill(density):
+    from digitcli.preprocess import _label_runs, _paint
+
+    rng = np.random.default_rng(int(density * 100))
+    for _ in range(20):
+        mask = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < density
+        runs = _label_runs(mask)
+        assert runs.count == flood_fill_count(mask)
+        for label in range(runs.count):  # every component is connected: one flood fill each
+            assert flood_fill_count(_paint(runs, np.arange(runs.count) == label, mask.shape)) == 1
