@@ -6,6 +6,7 @@ commands that train or export.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -42,9 +43,6 @@ class _Group(TyperGroup):
             if _debug:
                 traceback.print_exc()
             _fail(str(exc), exc.exit_code)
-        except BrokenPipeError:  # `digitcli predict … | head`: the reader left; not an error of ours
-            sys.stderr.close()
-            sys.exit(ExitCode.OK)
         except Exception as exc:
             if _debug:
                 traceback.print_exc()
@@ -97,11 +95,12 @@ ModelOption = Annotated[
     typer.Option("--model", "-m", envvar="DIGITCLI_MODEL", show_default="the bundled model",
                  help="Model file (.npz from `train`, or a .keras file of the same shape)."),
 ]
+DATA_HELP = ("a folder of MNIST IDX files, a mnist.npz, a CSV (label,pixel0..783), or a folder "
+             "with 0/ … 9/ image subfolders")
 DataOption = Annotated[
     Optional[str],
     typer.Option("--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-                 help="Dataset: a folder of MNIST IDX files, a mnist.npz, a CSV "
-                      "(label,pixel0..783), or a folder with 0/ … 9/ image subfolders."),
+                 help=f"Dataset: {DATA_HELP}."),
 ]
 
 
@@ -135,6 +134,16 @@ def _load_model(path: Optional[Path]):
 # ---------------------------------------------------------------------------- predict
 
 
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise typer.BadParameter(f"{text!r}: K must be between 1 and N")
+    return k, n
+
+
 @app.command(epilog=EXIT_CODE_HELP)
 def predict(
     paths: Annotated[list[str], typer.Argument(
@@ -155,7 +164,7 @@ def predict(
     workers: Annotated[int, typer.Option(
         min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
     shard: Annotated[Optional[str], typer.Option(
-        metavar="K/N", parser=lambda text: _parse_shard(text),
+        metavar="K/N", parser=_parse_shard,
         help="Process only the K-th of N equal slices of the sorted inputs (K = 1…N), to split "
              "a large job across processes or machines; concatenate the outputs in K order.")] = None,
 ) -> None:
@@ -180,11 +189,16 @@ def predict(
     results = _with_progress(results, len(items))
 
     sink = report.PredictionSink(output_format.value, top_k)
-    for result in results:
-        if result.status != "ok":
-            print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
-        sink.add(result)
-    sink.close()
+    try:
+        for result in results:
+            if result.status != "ok":
+                print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
+            sink.add(result)
+        sink.close()
+    except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
+        # Point stdout at /dev/null so Python's last flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(ExitCode.OK) from None
     failures = sink.failures
 
     if failures == len(items):
@@ -193,16 +207,6 @@ def predict(
     if failures:
         print(f"digitcli: {failures} of {len(items)} inputs failed", file=sys.stderr)
         raise typer.Exit(ExitCode.PARTIAL)
-
-
-def _parse_shard(text: str) -> tuple[int, int]:
-    try:
-        k, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not K/N, e.g. 1/4") from None
-    if not 1 <= k <= n:
-        raise typer.BadParameter(f"{text!r}: K must be between 1 and N")
-    return k, n
 
 
 def _with_progress(results, total: int):
@@ -330,8 +334,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-        help="Dataset (repeat to merge several): a folder of MNIST IDX files, a mnist.npz, a CSV "
-             "(label,pixel0..783), or a folder with 0/ … 9/ image subfolders.")] = None,
+        help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
     hidden: Annotated[str, typer.Option(
