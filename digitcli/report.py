@@ -41,7 +41,8 @@ def percent(value: float | None) -> str:
 
 def prediction_table(prediction: Prediction) -> Table:
     """One image: the digit, its confidence and a bar for each of the 10 probabilities."""
-    table = Table(title=f"{prediction.path}: digit {prediction.digit} ({percent(prediction.confidence)})")
+    table = Table(title=f"digit {prediction.digit} ({prediction.confidence:.2%})",
+                  caption=prediction.path)
     table.add_column("digit", justify="right")
     table.add_column("probability", justify="right")
     table.add_column("", min_width=BAR_WIDTH)
