@@ -194,3 +194,40 @@ def test_the_run_record_holds_figures_history_and_pictures(tmp_path):
             assert image.format == "PNG" and image.size[0] > 100
             image.verify()
     assert json.loads((run_dir / "settings.json").read_text())["data"][1].startswith("CSV file")
+
+
+def test_init_from_fine_tunes_an_existing_model(tmp_path):
+    data = dataset(tmp_path / "d.csv")
+    base = tmp_path / "base.npz"
+    assert train("--data", data, "--epochs", "4", "--out", base).exit_code == 0
+    tuned = tmp_path / "tuned.npz"
+    result = train("--data", data, "--epochs", "1", "--hidden", "32,32", "--init-from", base,
+                   "--out", tuned, "--learning-rate", "0.0001")
+    assert result.exit_code == 0, result.output
+    before, after = store.load(base), store.load(tuned)
+    assert after.hidden == before.hidden == (16, 8)  # the model's own shape wins over --hidden
+    assert after.metadata["init_from"] == str(base)
+    drift = max(float(np.abs(a.weights - b.weights).max()) for a, b in zip(before.layers, after.layers))
+    assert 0 < drift < 0.05  # started from the base weights, then moved a little
+
+
+def test_patience_stops_early_and_keeps_the_best_epoch(tmp_path):
+    data = dataset(tmp_path / "d.csv", n=400)
+    out = tmp_path / "m.npz"
+    result = train("--data", data, "--epochs", "40", "--validation-split", "0.3", "--patience", "2",
+                   "--learning-rate", "0.05", "--out", out, "--format", "json")
+    assert result.exit_code == 0, result.output
+    history = store.load(out).metadata["history"]
+    assert len(history) < 40
+    losses = [entry["val_loss"] for entry in history]
+    best = losses.index(min(losses))
+    assert len(history) == best + 1 + 2  # stopped two epochs after the best one
+    assert json.loads(result.stdout)["epochs_run"] == len(history)
+    # The saved weights are the best epoch's: their loss on the same validation split matches it.
+    from digitcli.infer import cross_entropy
+    from digitcli.training import _validation_split, load_sets
+
+    (x, y), _, _ = load_sets((str(data),), seed=0)
+    _, (x_val, y_val) = _validation_split(x, y, 0.3, seed=0)
+    network = store.load(out)
+    assert cross_entropy(network.logits(x_val), y_val) == pytest.approx(losses[best], rel=1e-3)
