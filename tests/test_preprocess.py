@@ -123,6 +123,55 @@ def test_hard_shadow_across_the_page(seven, seven_28):
     assert correlation(x, seven_28) > 0.85
 
 
+def test_lit_patch_beside_a_shadow_is_not_taken_for_light_ink(seven, seven_28):
+    """Light paper, a brightly lit wedge and a dark digit in the dimmer part: the digit is the ink."""
+    canvas = np.full((600, 800), 0.62, np.float32)
+    canvas[150:350, 80:280] = np.asarray(seven.resize((200, 200)), np.float32) / 255 * 0.62
+    lit = np.arange(800)[None, :] - 1.2 * np.arange(600)[:, None] > 380
+    x = to_mnist(np.where(lit, 0.98, canvas))
+    assert correlation(x, seven_28) > 0.85
+
+
+def picture_with(seven: Image.Image, clutter) -> tuple[np.ndarray, np.ndarray]:
+    """A page with a small 7, without and with something drawn on it by `clutter(draw)`."""
+    canvas = Image.new("L", (800, 600), 255)
+    canvas.paste(seven.resize((120, 120)), (340, 150))
+    clean = np.asarray(canvas)
+    clutter(ImageDraw.Draw(canvas))
+    return clean, np.asarray(canvas)
+
+
+def test_outline_of_a_sheet_around_the_digit_is_not_the_digit(seven):
+    clean, framed = picture_with(seven, lambda draw: draw.rectangle((150, 40, 650, 520), outline=40, width=3))
+    assert correlation(to_mnist(framed), to_mnist(clean)) > 0.95
+
+
+def test_ruled_line_across_the_page_is_not_the_digit(seven):
+    clean, ruled = picture_with(seven, lambda draw: draw.line([(0, 450), (799, 450)], fill=30, width=4))
+    assert correlation(to_mnist(ruled), to_mnist(clean)) > 0.95
+
+
+def test_bold_strokes_are_thinned_like_mnist():
+    from digitcli.preprocess import _stroke_width
+
+    bold = Image.new("L", (600, 600), 255)
+    ImageDraw.Draw(bold).line([(120, 100), (480, 100), (260, 520)], fill=0, width=150)  # ~6 px at 28×28
+    x = to_mnist(np.asarray(bold))
+    assert _stroke_width(x >= 128) <= 3.6  # MNIST: 1.8 median, 2.9 for the widest 5 %
+    assert_mnist_like(x)
+
+
+@pytest.mark.parametrize("size", [3, 7, 10])
+def test_max_filter_is_a_square_maximum(size):
+    from digitcli.preprocess import _max_filter
+
+    values = np.random.default_rng(size).random((23, 31)).astype(np.float32)
+    r = size // 2
+    padded = np.pad(values, ((r, size - 1 - r), (r, size - 1 - r)), mode="edge")
+    expected = np.array([[padded[i : i + size, j : j + size].max() for j in range(31)] for i in range(23)])
+    np.testing.assert_array_equal(_max_filter(values, size), expected)
+
+
 def test_thin_pen_in_a_big_picture_is_thickened_like_mnist():
     thick = digit_image(7, size=100)  # strokes 8 px in a 100-px picture: MNIST-like when scaled
     big = Image.new("L", (1000, 1000), 255)
