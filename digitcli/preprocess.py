@@ -12,9 +12,13 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 4. on a copy at most WORK_SIZE px across, threshold at half the ink level and keep the connected
    components that make up the digit (specks, paper edges and the desk around a page are dropped);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
-   locally (hard shadows), or inside the patch when it is a sheet of paper on a darker desk;
+   locally (hard shadows); if it is still a solid patch, or light "ink" on light paper (a lit
+   patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
+   strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
+   or inside the patch when it is a sheet of paper on a darker desk;
 6. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
-   (max-pooling, so thin pen lines survive) and thicken strokes that are thinner than MNIST's;
+   (max-pooling, so thin pen lines survive) and bring the strokes to MNIST's width: thicken a
+   fine pen, thin a bold font or marker;
 7. scale the longer side to 20 px with area averaging and place it by centre of mass.
 
 Everything is vectorised NumPy plus Pillow resizing (no SciPy/OpenCV): a 1200×900 photo takes
@@ -44,7 +48,9 @@ MIN_CONTRAST = 0.08  # ink must differ from the paper by 8 % of the full range .
 NOISE_SIGMAS = 6.0  # ... and by this many noise standard deviations
 STROKE_TARGET = 2.0  # median MNIST stroke width in the 20-px box (test set, 50 % threshold)
 STROKE_MIN = 1.6  # strokes thinner than this are thickened to the target
+STROKE_MAX = 2.8  # strokes thicker than this (the widest 5 % of MNIST; bold fonts, markers) are thinned to it
 LOCAL_FRACTION = 4  # the local lighting correction is a median over 1/4 of the picture
+STROKE_WINDOW = 6  # the stroke-removing closing spans 1/6 of the picture: wider than any stroke
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
 
@@ -374,6 +380,8 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
     The main component is the largest one, with a handicap for touching the picture's edge (paper
     edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
+    So do a line from the edge across most of the picture, and a component framing a much smaller
+    one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
     Pieces at least a tenth of its size nearby (a detached bar of a 5, broken pencil strokes) join it.
     """
     h, w = mask.shape
@@ -388,22 +396,35 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
     contact = np.bincount(runs.component, weights=on_edge, minlength=n)
     height, width = bottom - top, right - left
     long_side = np.maximum(height, width)
+    fill = area / (height * width)
 
     touches = contact > 0
-    fill = area / (height * width)
     spans = (height >= 0.5 * h) | (width >= 0.5 * w)
-    clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans)
+    # A line from the picture's edge across most of it is a ruled line, a page edge or a border.
+    across = ((width >= 0.7 * w) & (height <= 0.1 * width)) | ((height >= 0.7 * h) & (width <= 0.1 * height))
+    line = touches & across
+    clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
     big_enough = (long_side >= max(3, 0.02 * max(h, w))) & (area >= 4)
-    score = area * np.where(touches, 0.25, 1.0) * big_enough
+    # A filled, roundish blob is a speck or a blot, not a digit (a bold 1 is a filled bar, but a tall one).
+    blob = (fill >= 0.6) & (height < 2 * width) & (width < 2 * height)
+    score = area * np.where(touches | blob, 0.25, 1.0) * big_enough
     if not np.any(score * ~clutter > 0) or (score * ~clutter).max() < 0.03 * (score * clutter).max():
         # Only clutter, or what is left beside it is crumbs: the big thing is the digit after all.
         clutter = np.zeros(n, bool)
     score = score * ~clutter
     if score.max() <= 0:
         raise NoDigitError(NO_DIGIT)
+    main = int(np.argmax(score))
+    framed = (top > top[main]) & (bottom < bottom[main]) & (left > left[main]) & (right < right[main])
+    if np.any(framed & (score >= 0.1 * score[main]) & (2 * long_side < long_side[main])):
+        # The biggest thing frames a smaller one, like the outline of a sheet or a box drawn around
+        # the digit: the digit is inside.
+        clutter[main] = True
+        score[main] = 0
+        main = int(np.argmax(score))
 
     keep = np.zeros(n, bool)
-    keep[int(np.argmax(score))] = True
+    keep[main] = True
     for _ in range(4):  # grow the group a few times: each new piece widens the search box
         t, b, l, r = top[keep].min(), bottom[keep].max(), left[keep].min(), right[keep].max()
         margin = 0.25 * max(b - t, r - l)
@@ -441,13 +462,15 @@ def _normalise(gray: np.ndarray, *, inside_sheet: bool = False) -> np.ndarray:
     small = _shrink(gray, factor)
     paper = _fit_paper(gray)
     found = _find_ink(small, paper, factor)
+    residual = _residual(small, paper, factor)
+    # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
+    # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
+    # median) and look again; if that still finds a solid patch, or light "ink" on light paper that
+    # thin dark strokes outweigh (a lit patch beside a shadow), look for thin dark strokes only.
     if found is None or _looks_like_area(found.keep):
-        # What stands out is a broad area, not strokes: a hard shadow or a lit patch the quadratic
-        # could not follow.  Follow the lighting locally (a wide median) and look again.
-        local = _Paper(paper.coef, paper.shape, _local_correction(_residual(small, paper, factor)), factor)
-        retry = _find_ink(small, local, factor)
-        if retry is not None and (found is None or _is_elsewhere(retry.keep, found.keep)):
-            found = retry
+        found = _second_look(small, paper, factor, found, _local_correction(residual))
+    if found is None or _not_dark_strokes(found, residual):
+        found = _second_look(small, paper, factor, found, _stroke_background(residual))
     if found is None:
         raise NoDigitError(NO_DIGIT)
     if not inside_sheet and found.sign > 0:
@@ -460,7 +483,7 @@ def _normalise(gray: np.ndarray, *, inside_sheet: bool = False) -> np.ndarray:
             except NoDigitError:
                 pass
     detail = _cut_out(gray, found, factor)
-    return _place(_fit_box(_thicken(detail)))
+    return _place(_fit_box(_match_strokes(detail)))
 
 
 @dataclass(frozen=True)
@@ -495,6 +518,16 @@ def _find_ink(small: np.ndarray, paper: _Paper, factor: int) -> _Ink | None:
     return None
 
 
+def _second_look(
+    small: np.ndarray, paper: _Paper, factor: int, found: _Ink | None, local: np.ndarray
+) -> _Ink | None:
+    """Look for the ink again with a local correction of the paper; keep the new find if it is somewhere else."""
+    retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor)
+    if retry is not None and (found is None or _is_elsewhere(retry.keep, found.keep)):
+        return retry
+    return found
+
+
 def _residual(small: np.ndarray, paper: _Paper, factor: int) -> np.ndarray:
     """The small copy minus the paper surface: ink and anything else the paper model does not explain."""
     h, w = paper.shape
@@ -511,12 +544,16 @@ def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
 
 def _looks_like_area(keep: np.ndarray) -> bool:
     """True if the kept ink is a broad patch (shadow, lit area, sheet of paper) rather than pen strokes."""
-    top, bottom, left, right = _bbox(keep)
-    width = _stroke_width(keep[top:bottom, left:right])
     # Strokes are at most ~1/5 of a digit's size wide (bold fonts) and, unless the picture is a tight
     # crop, a few percent of the picture.  A tight crop may trigger a second look; _is_elsewhere then
     # keeps the first answer.
-    return width > 0.25 * max(bottom - top, right - left) or width > 0.05 * max(keep.shape)
+    return _is_solid(keep) or _stroke_width(keep) > 0.05 * max(keep.shape)
+
+
+def _is_solid(keep: np.ndarray) -> bool:
+    """True if the kept ink is too broad for the strokes of a digit its size, even a bold one."""
+    top, bottom, left, right = _bbox(keep)
+    return _stroke_width(keep[top:bottom, left:right]) > 0.25 * max(bottom - top, right - left)
 
 
 def _is_elsewhere(second: np.ndarray, first: np.ndarray) -> bool:
@@ -559,6 +596,74 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     outer = np.zeros(gaps.count, bool)
     outer[gaps.component[touching]] = True
     return ~_paint(gaps, outer, mask.shape)
+
+
+def _not_dark_strokes(found: _Ink, residual: np.ndarray) -> bool:
+    """True if what was found is a solid patch, or light "ink" where thin dark strokes stand out more.
+
+    A lit patch beside a shadow or a sheet on a dark desk may be taken for light ink; compared on
+    thin structures alone (a closing and an opening wider than any stroke), dark pen strokes win.
+    """
+    if _is_solid(found.keep):
+        return True
+    if found.sign < 0 or found.paper.coef[0, 0] < 0.5:  # coef[0, 0]: the paper at the centre
+        return False  # light ink on a dark ground: chalk on a board, white on black
+    # Averaging 2×2 blocks calms the noise peaks the filters' envelopes would follow, and is 4× cheaper.
+    smooth = _shrink(residual, 2)
+    size = _stroke_window(smooth)
+    dark = _tail(_min_filter(_max_filter(smooth, size), size) - smooth)
+    light = _tail(smooth - _max_filter(_min_filter(smooth, size), size))
+    return dark > light
+
+
+def _tail(excess: np.ndarray) -> float:
+    """Total of what stands well above the typical value (the paper's grain): the strokes' weight."""
+    baseline = np.median(excess)
+    spread = 3 * _robust_sigma(excess - baseline)
+    return float(np.clip(excess - baseline - spread, 0, None).sum())
+
+
+def _stroke_window(residual: np.ndarray) -> int:
+    """Width of the stroke-removing filters: odd, and wider than any stroke."""
+    return max(3, (max(residual.shape) // STROKE_WINDOW) | 1)
+
+
+def _stroke_background(residual: np.ndarray) -> np.ndarray:
+    """Everything in the residual but thin dark strokes: a grey closing wider than any stroke.
+
+    The closing fills dark strokes in but keeps steps, such as a hard shadow's edge or the edge of
+    a sheet on a desk, exactly where they are, so the residual minus the closing holds only the
+    strokes.  Only dark ink is looked for: light ink (chalk) is on an evenly dark board, where the
+    first look does not find an area, and an opening would take the paper between thick dark
+    strokes for light ink.
+    """
+    size = _stroke_window(residual)
+    return _min_filter(_max_filter(residual, size), size)
+
+
+def _max_filter(values: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over size×size squares (edges padded), in constant time per pixel whatever the size."""
+    return _running_max(_running_max(values, size).T, size).T
+
+
+def _min_filter(values: np.ndarray, size: int) -> np.ndarray:
+    """Minimum over size×size squares (see _max_filter)."""
+    return -_max_filter(-values, size)
+
+
+def _running_max(values: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over a centred window of `size` (odd) along each row (van Herk / Gil-Werman).
+
+    Within blocks of `size`, prefix maxima from the left and from the right; every window spans
+    the end of one block and the start of the next, so its maximum is one of each.
+    """
+    h, w = values.shape
+    r = size // 2
+    length = -(-(w + 2 * r) // size) * size
+    padded = np.pad(values, ((0, 0), (r, length - w - r)), mode="edge").reshape(h, -1, size)
+    ahead = np.maximum.accumulate(padded, axis=2).reshape(h, length)
+    behind = np.maximum.accumulate(padded[:, :, ::-1], axis=2)[:, :, ::-1].reshape(h, length)
+    return np.maximum(behind[:, :w], ahead[:, size - 1 : size - 1 + w])
 
 
 def _local_correction(residual: np.ndarray) -> np.ndarray:
@@ -606,18 +711,22 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2 * np.count_nonzero(mask) / max(perimeter, 1)
 
 
-def _thicken(detail: np.ndarray) -> np.ndarray:
-    """Dilate strokes that would be thinner than MNIST's after scaling (a fine pen in a big photo)."""
+def _match_strokes(detail: np.ndarray) -> np.ndarray:
+    """Bring strokes to MNIST's width after scaling: thicken a fine pen in a big photo, thin a bold marker."""
     core = detail >= 0.5
     box = _bbox(core)
     if box is None:
         raise NoDigitError(NO_DIGIT)
     long_side = max(box[1] - box[0], box[3] - box[2])
     width = _stroke_width(core[box[0] : box[1], box[2] : box[3]])
-    if width * BOX / long_side >= STROKE_MIN:
-        return detail
-    extra = STROKE_TARGET * long_side / BOX - width  # px of width to add
-    return _dilate(detail, 2 * int(round(extra / 2)) + 1)
+    if width * BOX / long_side < STROKE_MIN:
+        extra = STROKE_TARGET * long_side / BOX - width  # px of width to add
+        return _dilate(detail, 2 * int(round(extra / 2)) + 1)
+    if width * BOX / long_side > STROKE_MAX:
+        excess = width - STROKE_MAX * long_side / BOX  # px of width to take away
+        size = 2 * int(round(excess / 2)) + 1
+        return _min_filter(detail, size) if size > 1 else detail
+    return detail
 
 
 def _fit_box(detail: np.ndarray) -> np.ndarray:
