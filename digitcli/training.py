@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from digitcli import __version__, data, promotion, runrecord, store
+from digitcli.augment import AugmentConfig
 from digitcli.config import TrainConfig
 from digitcli.errors import UsageError
 from digitcli.infer import Network
@@ -124,6 +125,7 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
     (x, y), validation = _validation_split(x, y, config.validation_split, config.seed)
     settings = json.loads(json.dumps({  # as a checkpoint stores them, so they compare equal
         "training": config.as_dict(),
+        "augmentation": AugmentConfig().as_dict() if config.augment else None,
         "data": names,
         "fingerprint_sha256": data.fingerprint(x, y),
         "init_from": str(plan.init_from) if plan.init_from else None,
@@ -235,6 +237,7 @@ def _write_record(result: Result, x_test, y_test) -> None:
 def _metadata(config, settings, names, x, y, validation, evaluation, history, seconds, model):
     return {
         "training": config.as_dict(),
+        "augmentation": settings["augmentation"],
         "init_from": settings["init_from"],
         "data": {
             "source": " + ".join(names),
