@@ -402,7 +402,7 @@ def train(
         fail_under=fail_under, require_better=require_better, init_from=init_from,
         run_dir=run_dir, resume=resume,
     )
-    with _epoch_reporter(epochs, quiet) as on_epoch:
+    with _EpochReporter(epochs, quiet) as on_epoch:
         result = training.run(plan, on_epoch=on_epoch)
     decision = result.decision
     summary = {
@@ -452,7 +452,7 @@ def rollback(
           file=sys.stderr)
 
 
-class _epoch_reporter:
+class _EpochReporter:
     """Per-epoch progress: a Rich bar on a terminal, one plain line per epoch otherwise."""
 
     def __init__(self, epochs: int, quiet: bool):

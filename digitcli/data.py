@@ -26,12 +26,12 @@ from typing import BinaryIO, Literal
 import numpy as np
 
 from digitcli.errors import DataError, DigitcliError
+from digitcli.predict import IMAGE_SUFFIXES  # the same pictures `predict` reads
 
 SIDE = 28
 PIXELS = SIDE * SIDE
 SPLITS = ("train", "test")
 ENV_VAR = "DIGITCLI_DATA"
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 ACCEPTED = (
     "a folder with the four MNIST IDX files (.gz or raw), a Keras-style mnist.npz, "
@@ -367,12 +367,12 @@ def _load_folder(
         for digit in range(10)
         if (folder / str(digit)).is_dir()
         for f in sorted((folder / str(digit)).iterdir())
-        if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
     ]
     if not files:
         raise DataError(
             f"{folder}: no images in the digit subfolders 0/ to 9/ "
-            f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            f"(looked for {', '.join(IMAGE_SUFFIXES)})"
         )
     if image_loader is None:
         from digitcli.preprocess import load_digit as image_loader  # lazy: Pillow only when needed

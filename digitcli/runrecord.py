@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from digitcli.infer import Network
-from digitcli.metrics import Evaluation
+from digitcli.metrics import BATCH, Evaluation
 
 MISTAKES_SHOWN = 25
 
@@ -95,7 +95,7 @@ def plot_mistakes(path: Path, network: Network, x: np.ndarray, y: np.ndarray) ->
     """mistakes.png: the test images the model got wrong most confidently. Returns how many."""
     plt = _pyplot()
     probabilities = np.concatenate(
-        [network.probabilities(x[i : i + 4096]) for i in range(0, len(x), 4096)]
+        [network.probabilities(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
     ) if len(x) else np.zeros((0, 10))
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y)

@@ -90,8 +90,12 @@ def load_sets(sources: tuple[str | None, ...], seed: int):
         n_test = max(1, int(round(len(order) * HOLDOUT)))
         tests.append((train.x[order[:n_test]], train.y[order[:n_test]]))
         trains.append((train.x[order[n_test:]], train.y[order[n_test:]]))
-    merge = lambda parts: tuple(np.concatenate(arrays) for arrays in zip(*parts))  # noqa: E731
-    return merge(trains), merge(tests), names
+    return _concatenate(trains), _concatenate(tests), names
+
+
+def _concatenate(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Join (x, y) pairs from several sources into one (x, y)."""
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
 
 
 def _validation_split(x, y, share: float, seed: int):
