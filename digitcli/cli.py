@@ -104,6 +104,19 @@ DataOption = Annotated[
 ]
 
 
+def _min_confidence_option():
+    return typer.Option(
+        min=0.0, max=1.0,
+        help="Also call a prediction unsure when its (calibrated) probability is below this (0–1).")
+
+
+def _unsure_option():
+    return typer.Option(
+        "--unsure/--no-unsure",
+        help="Mark pictures that look unlike any digit as unsure (the model's own fitted policy); "
+             "the best guess is still given.")
+
+
 def _format_option():
     return typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
 
@@ -167,6 +180,8 @@ def predict(
         metavar="K/N", parser=_parse_shard,
         help="Process only the K-th of N equal slices of the sorted inputs (K = 1…N), to split "
              "a large job across processes or machines; concatenate the outputs in K order.")] = None,
+    min_confidence: Annotated[Optional[float], _min_confidence_option()] = None,
+    unsure: Annotated[bool, _unsure_option()] = True,
 ) -> None:
     """Recognise the digit in each picture.
 
@@ -176,6 +191,7 @@ def predict(
     """
     from digitcli import predict as batch
     from digitcli import report
+    from digitcli.rejection import Judge
 
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
@@ -185,13 +201,14 @@ def predict(
             return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
     results = batch.predict(items, network, mode=preprocess.value, save_dir=save_preprocessed,
-                            workers=workers or batch.default_workers())
+                            workers=workers or batch.default_workers(),
+                            judge=Judge(unsure, min_confidence))
     results = _with_progress(results, len(items))
 
     sink = report.PredictionSink(output_format.value, top_k)
     try:
         for result in results:
-            if result.status != "ok":
+            if result.status == "error":
                 print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
             sink.add(result)
         sink.close()
@@ -200,7 +217,9 @@ def predict(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(ExitCode.OK) from None
     failures = sink.failures
-
+    if sink.unsure:
+        print(f"digitcli: {sink.unsure} of {len(items)} inputs are unsure (status \"unsure\")",
+              file=sys.stderr)
     if failures == len(items):
         what = "the input" if len(items) == 1 else f"all {len(items)} inputs"
         raise InputError(f"{what} failed; nothing was recognised")
@@ -236,26 +255,73 @@ def evaluate(
     fail_under: Annotated[Optional[float], typer.Option(
         min=0.0, max=1.0,
         help="Exit with code 7 when accuracy is lower than this (0–1): a CI gate.")] = None,
+    ood: Annotated[Optional[str], typer.Option(
+        "--ood", metavar="SOURCE_OR_DIR",
+        help="Non-digit pictures (a dataset source, e.g. Fashion-MNIST's IDX folder, or a folder "
+             "of pictures): report how many are called unsure, against how many digits are.")] = None,
+    min_confidence: Annotated[Optional[float], _min_confidence_option()] = None,
 ) -> None:
-    """Measure a model's accuracy, loss, per-digit figures and confusions on labelled data.
+    """Measure a model's accuracy, loss, calibration, per-digit figures and confusions.
 
-    Default data: the MNIST test split. Example: `digitcli evaluate --fail-under 0.98`
+    Default data: the MNIST test split. Examples: `digitcli evaluate --fail-under 0.98` ·
+    `digitcli evaluate --ood /usr/share/datasets/fashion-mnist`
     """
-    from digitcli import data, metrics, report
+    from digitcli import calibration, data, metrics, report
+    from digitcli.rejection import Judge
 
     network = _load_model(model)
     split = data.load_split(data_source, "test")
-    evaluation = metrics.evaluate(network, split.x, split.y)
+    z = metrics.logits(network, split.x)
+    evaluation = metrics.score(z, split.y)
+    calibrated = calibration.report(z, split.y, network.temperature)
+    separation = None
+    if ood is not None:
+        separation = _separation(network, Judge(True, min_confidence), split, ood)
     if output_format is TableOrJson.json:
-        report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict()})
+        report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict(),
+                           "calibration": calibrated,
+                           **({"unsure": separation} if separation else {})})
     else:
         out = report.console()
         for table in report.evaluation_tables(evaluation, _model_name(model), split.source):
             out.print(table)
+        for table in report.calibration_tables(calibrated):
+            out.print(table)
+        if separation:
+            out.print(report.separation_table(separation))
     if fail_under is not None and evaluation.accuracy < fail_under:
         print(f"digitcli: accuracy {evaluation.accuracy:.2%} is below --fail-under {fail_under:.2%}",
               file=sys.stderr)
         raise typer.Exit(ExitCode.BELOW_THRESHOLD)
+
+
+def _separation(network, judge, digits, ood: str) -> dict:
+    """Unsure rates on the digits of `digits` and on the non-digits in `ood`."""
+    import numpy as np
+
+    from digitcli import data, rejection
+    from digitcli import predict as batch
+
+    digit_probabilities, digit_unsure = rejection.judge_all(judge, network, digits.x)
+    try:
+        others = data.load_split(ood, "test")
+    except DigitcliError:
+        if not Path(ood).is_dir():
+            raise
+        others = None  # a folder of unlabelled pictures: read them as `predict` would
+    if others is not None:
+        probabilities, other_unsure = rejection.judge_all(judge, network, others.x)
+        other_confidence, source = probabilities.max(axis=1), others.source
+    else:
+        items = batch.collect([ood], recursive=True)
+        results = list(batch.predict(items, network, judge=judge,
+                                     workers=batch.default_workers()))
+        other_confidence = np.array([np.nan if r.confidence is None else r.confidence
+                                     for r in results])
+        other_unsure = np.array([r.status != "ok" for r in results])
+        source = f"pictures in {ood}"
+    return {"others_source": source, **rejection.separation(
+        digit_probabilities, digit_unsure, digits.y, other_confidence, other_unsure)}
 
 
 def _model_name(path: Optional[Path]) -> str:

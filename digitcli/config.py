@@ -18,7 +18,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     seed: int = 0
-    validation_split: float = 0.0
+    validation_split: float = 0.1  # held out for calibration and the unsure policy (and --patience)
     augment: bool = False
     deterministic: bool = False  # TensorFlow op determinism: byte-identical reruns, slower
     patience: int = 0  # early stopping after this many epochs without validation improvement

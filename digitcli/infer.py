@@ -61,11 +61,17 @@ def cross_entropy(z: np.ndarray, labels: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Network:
-    """A trained network ready for inference: its layers, input scaling and metadata."""
+    """A trained network ready for inference: its layers, input scaling and metadata.
+
+    `temperature` divides the logits before the softmax (fitted on held-out data at training
+    time, see calibration.py); `unsure` is the fitted policy that flags inputs unlike digits.
+    """
 
     layers: tuple[Layer, ...]
     input_scale: float = 1.0 / 255.0
     metadata: dict | None = None
+    temperature: float = 1.0
+    unsure: object | None = None  # rejection.UnsurePolicy; typed loosely to keep infer.py a leaf
 
     @property
     def hidden(self) -> tuple[int, ...]:
@@ -75,6 +81,14 @@ class Network:
         """uint8 pixels (N, 28, 28) or (N, 784) → logits z (N, 10)."""
         return logits(self.layers, scale_inputs(pixels, self.input_scale))
 
+    def activations(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """uint8 pixels → every layer's output; the last one is the logits."""
+        return activations(self.layers, scale_inputs(pixels, self.input_scale))
+
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 pixels → softmax probabilities (N, 10), float64 rows summing to 1."""
-        return softmax(self.logits(pixels))
+        """uint8 pixels → calibrated softmax probabilities (N, 10), float64 rows summing to 1."""
+        return self.softmax(self.logits(pixels))
+
+    def softmax(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from logits: softmax(z / temperature)."""
+        return softmax(np.asarray(z, dtype=np.float64) / self.temperature)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli.infer import Network, activations, scale_inputs, softmax
+from digitcli.infer import Network
 
 
 def describe(network: Network) -> dict:
@@ -36,23 +36,29 @@ def describe(network: Network) -> dict:
         "versions": meta.get("versions"),
         "created": meta.get("created"),
         "command": meta.get("command"),
+        "calibration": meta.get("calibration"),
+        "unsure_policy": network.unsure is not None,
     }
 
 
 def trace(network: Network, image: Path) -> dict:
     """The 28×28 input x the network sees for `image`, then a[1], a[2], …, the logits z, softmax."""
     from digitcli.preprocess import load_digit
+    from digitcli.rejection import Judge
 
     pixels = load_digit(image)
-    outputs = activations(network.layers, scale_inputs(pixels[None], network.input_scale))
+    outputs = network.activations(pixels[None])
     z = outputs[-1][0]
-    probabilities = softmax(z)
+    probabilities, reasons = Judge().classify(network, pixels[None])
+    probabilities = probabilities[0]
     return {
         "path": str(image),
         "input": pixels.tolist(),
         "activations": [a[0].tolist() for a in outputs[:-1]],
         "logits": z.tolist(),
+        "temperature": network.temperature,
         "softmax": probabilities.tolist(),
+        "unsure": reasons[0],
         "digit": int(probabilities.argmax()),
         "confidence": float(probabilities.max()),
     }

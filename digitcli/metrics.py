@@ -58,16 +58,23 @@ class Evaluation:
         }
 
 
-def evaluate(network: Network, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Run `network` over pixels `x` in batches and compare with labels `y`."""
+def logits(network: Network, x: np.ndarray) -> np.ndarray:
+    """The network's logits (N, 10) for pixels `x`, computed in batches."""
+    parts = [network.logits(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
+    return np.concatenate(parts) if parts else np.zeros((0, CLASSES), np.float32)
+
+
+def score(z: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Compare logits `z` with labels `y`."""
     y = np.asarray(y, dtype=np.int64)
-    predicted = np.empty(len(y), dtype=np.int64)
-    loss_sum = 0.0
-    for start in range(0, len(y), BATCH):
-        z = network.logits(x[start : start + BATCH])
-        predicted[start : start + BATCH] = z.argmax(axis=1)
-        loss_sum += cross_entropy(z, y[start : start + BATCH]) * len(z)
+    predicted = z.argmax(axis=1)
     confusion = np.zeros((CLASSES, CLASSES), dtype=np.int64)
     np.add.at(confusion, (y, predicted), 1)
-    count = max(len(y), 1)
-    return Evaluation(float((predicted == y).mean()) if len(y) else 0.0, loss_sum / count, confusion)
+    if not len(y):
+        return Evaluation(0.0, 0.0, confusion)
+    return Evaluation(float((predicted == y).mean()), cross_entropy(z, y), confusion)
+
+
+def evaluate(network: Network, x: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Run `network` over pixels `x` in batches and compare with labels `y`."""
+    return score(logits(network, x), y)

@@ -15,6 +15,7 @@ import numpy as np
 
 from digitcli.errors import DigitcliError
 from digitcli.infer import Network
+from digitcli.rejection import Judge
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Images per forward pass and per task for a worker: large enough to amortise the matrix
@@ -35,12 +36,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The outcome for one input; `status` is "ok" or "error"."""
+    """The outcome for one input; `status` is "ok", "unsure" (with a `reason`) or "error"."""
 
     path: str
     status: str
     probabilities: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
+    reason: str | None = None  # why an "unsure" prediction is unsure
 
     @property
     def digit(self) -> int | None:
@@ -66,6 +68,7 @@ class Prediction:
             "confidence": self.confidence,
             "probabilities": None if self.probabilities is None else self.probabilities.tolist(),
             "error": self.error,
+            "reason": self.reason,
         }
         if top_k:
             record["top"] = [{"digit": d, "probability": p} for d, p in self.top(top_k)]
@@ -127,6 +130,7 @@ def predict(
     mode: str = "auto",
     save_dir: Path | None = None,
     workers: int = 1,
+    judge: Judge = Judge(),
 ) -> Iterator[Prediction]:
     """Yield one Prediction per item, in order.
 
@@ -141,7 +145,7 @@ def predict(
     try:
         loaded = _in_order(pool, load, chunks, window=2 * workers) if pool else map(load, chunks)
         for index, (part, outcomes) in enumerate(zip(chunks, loaded)):
-            yield from _classify(part, outcomes, network, save_dir, index * CHUNK)
+            yield from _classify(part, outcomes, network, save_dir, index * CHUNK, judge)
     finally:
         if pool is not None:
             pool.terminate()
@@ -174,17 +178,19 @@ def load_chunk(items: list[Item], *, mode: str) -> list[np.ndarray | str]:
     return outcomes
 
 
-def _classify(items, outcomes, network, save_dir, first_index) -> Iterator[Prediction]:
+def _classify(items, outcomes, network, save_dir, first_index, judge) -> Iterator[Prediction]:
     """One forward pass for the chunk's good images; errors pass through in place."""
     good = [o for o in outcomes if not isinstance(o, str)]
-    probabilities = iter(network.probabilities(np.stack(good)) if good else ())
+    answers = iter(zip(*judge.classify(network, np.stack(good))) if good else ())
     for index, (item, outcome) in enumerate(zip(items, outcomes), first_index):
         if isinstance(outcome, str):
             yield Prediction(item.path, "error", error=outcome)
             continue
         if save_dir is not None:
             _save_input(outcome, save_dir, index, item.path)
-        yield Prediction(item.path, "ok", next(probabilities))
+        probabilities, reason = next(answers)
+        yield Prediction(item.path, "ok" if reason is None else "unsure", probabilities,
+                         reason=reason)
 
 
 def default_workers() -> int:

@@ -41,8 +41,10 @@ def percent(value: float | None) -> str:
 
 def prediction_table(prediction: Prediction) -> Table:
     """One image: the digit, its confidence and a bar for each of the 10 probabilities."""
-    table = Table(title=f"digit {prediction.digit} ({prediction.confidence:.2%})",
-                  caption=prediction.path)
+    title = f"digit {prediction.digit} ({prediction.confidence:.2%})"
+    if prediction.status == "unsure":
+        title = f"unsure: {prediction.reason}; best guess {title}"
+    table = Table(title=title, caption=prediction.path)
     table.add_column("digit", justify="right")
     table.add_column("probability", justify="right")
     table.add_column("", min_width=BAR_WIDTH)
@@ -65,12 +67,22 @@ def predictions_table(predictions: list[Prediction], top_k: int) -> Table:
         row = [p.path, "" if p.digit is None else str(p.digit), percent(p.confidence)]
         if top_k > 1:
             row.append("  ".join(f"{d}:{q:.1%}" for d, q in p.top(top_k)[1:]))
-        row.append("ok" if p.status == "ok" else Text(f"error: {p.error}", style="red"))
+        row.append(status_text(p))
         table.add_row(*row)
     return table
 
 
-CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error"]
+def status_text(p: Prediction) -> Text | str:
+    """The status column: ok, unsure with its reason, or the error."""
+    if p.status == "error":
+        return Text(f"error: {p.error}", style="red")
+    if p.status == "unsure":
+        return Text(f"unsure: {p.reason}", style="yellow")
+    return "ok"
+
+
+CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error",
+              "reason"]
 TABLE_ROWS_MAX = 1000  # beyond this a per-image table helps nobody: summarise instead
 
 
@@ -84,6 +96,7 @@ class PredictionSink:
         self.rows: list[Prediction] = []  # table format only, up to TABLE_ROWS_MAX
         self.digits = np.zeros(10, dtype=np.int64)
         self.failures = 0
+        self.unsure = 0
         if output_format == "csv":
             self.csv = csv.DictWriter(self.stream, fieldnames=CSV_FIELDS, lineterminator="\n")
             self.csv.writeheader()
@@ -101,23 +114,24 @@ class PredictionSink:
                 self.rows.append(prediction)
             if prediction.digit is not None:
                 self.digits[prediction.digit] += 1
-        self.failures += prediction.status != "ok"
+        self.failures += prediction.status == "error"
+        self.unsure += prediction.status == "unsure"
         self.count += 1
 
     def close(self) -> None:
         if self.format == "json":
             self.stream.write("[]\n" if self.count == 0 else "\n]\n")
         elif self.format == "table" and self.rows:
-            if len(self.rows) == 1 and self.rows[0].status == "ok":
+            if len(self.rows) == 1 and self.rows[0].status != "error":
                 table = prediction_table(self.rows[0])
             elif self.count <= TABLE_ROWS_MAX:
                 table = predictions_table(self.rows, self.top_k)
             else:
-                table = digit_counts_table(self.digits, self.count, self.failures)
+                table = digit_counts_table(self.digits, self.count, self.failures, self.unsure)
             console(self.stream).print(table)
 
 
-def digit_counts_table(digits: np.ndarray, count: int, failures: int) -> Table:
+def digit_counts_table(digits: np.ndarray, count: int, failures: int, unsure: int) -> Table:
     """A large batch in brief: how many images were read as each digit."""
     table = Table(title=f"{count:,} images (use --format jsonl or csv for one line each)")
     table.add_column("digit", justify="right")
@@ -125,13 +139,14 @@ def digit_counts_table(digits: np.ndarray, count: int, failures: int) -> Table:
     table.add_column("", min_width=BAR_WIDTH)
     for digit, n in enumerate(digits):
         table.add_row(str(digit), f"{n:,}", bar(n / max(digits.max(), 1)))
+    table.add_row("of these unsure", f"{unsure:,}", "")
     table.add_row("failed", f"{failures:,}", "")
     return table
 
 
 def csv_row(record: dict) -> dict:
     """Flatten a prediction record into the CSV columns."""
-    row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error")}
+    row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error", "reason")}
     for d in range(10):
         row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
     return row
@@ -186,6 +201,37 @@ def evaluation_tables(evaluation: Evaluation, model: str, data: str) -> list[Tab
     for c in evaluation.top_confusions():
         mistakes.add_row(str(c["true"]), str(c["predicted"]), str(c["count"]))
     return [summary, per_class, confusion, mistakes]
+
+
+def calibration_tables(calibrated: dict) -> list[Table]:
+    """ECE before and after temperature scaling, and the reliability table after it."""
+    summary = key_value_table("Calibration", [
+        ("temperature", f"{calibrated['temperature']:.3f}"),
+        ("ECE before (T = 1)", f"{calibrated['ece_before']:.2%}"),
+        ("ECE after", f"{calibrated['ece_after']:.2%}"),
+    ])
+    table = Table(title="Reliability (after calibration)")
+    for name in ("confidence bin", "images", "mean confidence", "accuracy", "gap"):
+        table.add_column(name, justify="right")
+    for row in calibrated["reliability"]:
+        if row["count"]:
+            table.add_row(f"{row['low']:.0%}–{row['high']:.0%}", f"{row['count']:,}",
+                          f"{row['confidence']:.2%}", f"{row['accuracy']:.2%}",
+                          f"{row['accuracy'] - row['confidence']:+.2%}")
+    return [summary, table]
+
+
+def separation_table(separation: dict) -> Table:
+    """`evaluate --ood`: unsure rates on non-digits against digits, and max probability alone."""
+    return key_value_table("Unsure: non-digits against digits", [
+        ("non-digits", f"{separation['others_source']} ({separation['others']:,})"),
+        ("non-digits called unsure", f"{separation['others_rejected']:.2%}"),
+        ("digits called unsure", f"{separation['digits_rejected']:.2%}"),
+        ("accuracy on the other digits", percent(separation["accuracy_on_accepted_digits"])),
+        ("max probability alone, same digit cost",
+         f"{separation['others_rejected_by_floor']:.2%} of non-digits "
+         f"(floor {separation['max_probability_floor']:.2%})"),
+    ])
 
 
 # ---------------------------------------------------------------------------- inspect and train
@@ -245,6 +291,14 @@ def model_tables(summary: dict) -> list[Table]:
         if metrics.get("test_accuracy") is not None:
             rows += [("test accuracy", f"{metrics['test_accuracy']:.2%}"),
                      ("test loss", f"{metrics['test_loss']:.4f}")]
+        calibration = summary.get("calibration") or {}
+        if calibration.get("fitted_on"):
+            rows += [("temperature", f"{calibration['temperature']:.3f} "
+                                     f"(fitted on the {calibration['fitted_on']})"),
+                     ("test ECE", f"{calibration['test_ece_before']:.2%} before, "
+                                  f"{calibration['test_ece_after']:.2%} after")]
+        rows.append(("unsure policy", "fitted" if summary.get("unsure_policy") else
+                     "none (only --min-confidence applies)"))
         rows += [("created", summary.get("created")), ("command", summary.get("command"))]
         versions = summary.get("versions") or {}
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
@@ -263,6 +317,12 @@ def trace_renderables(trace: dict) -> list:
                                   np.array(a), top=10))
     n = len(trace["activations"]) + 1
     items.append(vector_table(f"z = W[{n}]·a[{n - 1}] + b[{n}]  (logits)", np.array(trace["logits"])))
-    items.append(vector_table("softmax(z)  (probabilities)", np.array(trace["softmax"])))
-    items.append(Text(f"prediction: {trace['digit']} ({trace['confidence']:.2%})", style="bold green"))
+    temperature = trace["temperature"]
+    softmax_title = "softmax(z)" if temperature == 1 else f"softmax(z / {temperature:.3f})"
+    items.append(vector_table(f"{softmax_title}  (probabilities)", np.array(trace["softmax"])))
+    verdict = f"prediction: {trace['digit']} ({trace['confidence']:.2%})"
+    if trace["unsure"]:
+        items.append(Text(f"unsure: {trace['unsure']}; best guess {verdict}", style="bold yellow"))
+    else:
+        items.append(Text(verdict, style="bold green"))
     return items

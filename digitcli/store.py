@@ -87,10 +87,14 @@ def save(network: Network, path: Path) -> None:
         architecture=architecture(network),
         input_scale=network.input_scale,
     )
+    if network.temperature != 1.0:
+        metadata.setdefault("calibration", {})["temperature"] = network.temperature
     arrays = {"metadata": np.array(json.dumps(metadata, sort_keys=True))}
     for i, layer in enumerate(network.layers):
         arrays[f"layer{i}.weights"] = layer.weights.astype(np.float32)
         arrays[f"layer{i}.bias"] = layer.bias.astype(np.float32)
+    if network.unsure is not None:
+        arrays.update(network.unsure.to_arrays())
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
@@ -170,9 +174,29 @@ def _load_npz(path: Path, data: bytes) -> Network:
         except KeyError:
             raise ModelError(f"{path}: damaged model file (layer {i} is missing)") from None
         layers.append(_checked_layer(path, weights, bias, spec.get("activation")))
-    network = Network(tuple(layers), float(metadata.get("input_scale", 1 / 255)), metadata)
+    network = Network(tuple(layers), float(metadata.get("input_scale", 1 / 255)), metadata,
+                      _temperature(path, metadata), _unsure_policy(path, arrays, layers))
     _check_shapes(path, network)
     return network
+
+
+def _temperature(path: Path, metadata: dict) -> float:
+    temperature = (metadata.get("calibration") or {}).get("temperature", 1.0)
+    if not isinstance(temperature, (int, float)) or not 0 < temperature < 1e3:
+        raise ModelError(f"{path}: damaged model file (calibration temperature {temperature!r})")
+    return float(temperature)
+
+
+def _unsure_policy(path: Path, arrays: dict, layers: list[Layer]):
+    """The fitted unsure policy, or None for models trained without a validation split."""
+    if not any(name.startswith("unsure.") for name in arrays):
+        return None
+    from digitcli.rejection import UnsurePolicy
+
+    try:
+        return UnsurePolicy.from_arrays(arrays, tuple(layer.units for layer in layers[:-1]))
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ModelError(f"{path}: damaged model file (unsure policy: {exc})") from None
 
 
 def _load_keras(path: Path, archive: zipfile.ZipFile) -> Network:

@@ -19,16 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli import __version__, data, promotion, runrecord, store
+from digitcli import __version__, calibration, data, promotion, rejection, runrecord, store
 from digitcli.augment import AugmentConfig
 from digitcli.config import TrainConfig
 from digitcli.errors import UsageError
 from digitcli.infer import Network
-from digitcli.metrics import Evaluation, evaluate
+from digitcli.metrics import Evaluation, evaluate, logits
 
 HOLDOUT = 0.1  # share of a single-split source (CSV, image folder) kept aside as its test set
 CHECKPOINT = "checkpoint.npz"
 RUNS = Path("runs")
+MIN_CALIBRATION = 500  # held-out images needed for a temperature and a 1% tail worth trusting
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,11 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
         on_checkpoint=lambda c: store.save_checkpoint(run_dir / CHECKPOINT, c, settings),
     )
     seconds = time.perf_counter() - started
+    network, calibration_record = calibrate(network, x, y, validation, x_test, y_test)
     evaluation = evaluate(network, x_test, y_test)
-    network = replace(network, metadata=_metadata(config, settings, names, x, y, validation,
-                                                   evaluation, history, seconds, model))
+    metadata = _metadata(config, settings, names, x, y, validation, evaluation, history, seconds,
+                         model)
+    network = replace(network, metadata={**metadata, "calibration": calibration_record})
 
     decision = None
     if plan.promote is None:
@@ -167,6 +170,25 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
     _write_record(result, x_test, y_test)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: nothing left to resume
     return result
+
+
+def calibrate(network: Network, x, y, validation, x_test, y_test) -> tuple[Network, dict]:
+    """Fit the temperature and the unsure policy on the validation split (none: leave as is)."""
+    if validation is None or len(validation[1]) < MIN_CALIBRATION:
+        return network, {"temperature": 1.0, "fitted_on": None, "note": (
+            f"not calibrated: needs a validation split of at least {MIN_CALIBRATION} images")}
+    x_val, y_val = validation
+    temperature = calibration.fit_temperature(logits(network, x_val), y_val)
+    policy = rejection.fit(network, x, y, x_val)
+    test = calibration.report(logits(network, x_test), y_test, temperature)
+    record = {
+        "temperature": temperature,
+        "fitted_on": f"validation split ({len(y_val)} images)",
+        "test_ece_before": test["ece_before"],
+        "test_ece_after": test["ece_after"],
+        "unsure_target_rate": rejection.TARGET_REJECTION,
+    }
+    return replace(network, temperature=temperature, unsure=policy), record
 
 
 def _run_dir_and_checkpoint(plan: Plan, settings: dict):
