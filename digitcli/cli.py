@@ -182,8 +182,11 @@ def predict(
              "a large job across processes or machines; concatenate the outputs in K order.")] = None,
     min_confidence: Annotated[Optional[float], _min_confidence_option()] = None,
     unsure: Annotated[bool, _unsure_option()] = True,
+    number: Annotated[bool, typer.Option(
+        "--number", help="Read every digit of a number (left to right) instead of one digit; "
+                         "records get `number` and `digits` with confidences and boxes.")] = False,
 ) -> None:
-    """Recognise the digit in each picture.
+    """Recognise the digit (or with --number, the number) in each picture.
 
     Examples: `digitcli predict photo.jpg` ·
     `digitcli predict scans/ --recursive --format jsonl > digits.jsonl` ·
@@ -193,6 +196,8 @@ def predict(
     from digitcli import report
     from digitcli.rejection import Judge
 
+    if number and preprocess is not Preprocess.auto:
+        raise UsageError("--number finds the digits itself; it cannot be used with --preprocess none")
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
     if shard is not None:
@@ -202,10 +207,10 @@ def predict(
     network = _load_model(model)
     results = batch.predict(items, network, mode=preprocess.value, save_dir=save_preprocessed,
                             workers=workers or batch.default_workers(),
-                            judge=Judge(unsure, min_confidence))
+                            judge=Judge(unsure, min_confidence), number=number)
     results = _with_progress(results, len(items))
 
-    sink = report.PredictionSink(output_format.value, top_k)
+    sink = report.PredictionSink(output_format.value, top_k, number=number)
     try:
         for result in results:
             if result.status == "error":

@@ -75,6 +75,56 @@ class Prediction:
         return record
 
 
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: what it is, how sure, and where (x0, y0, x1, y1; end-exclusive)."""
+
+    digit: int
+    confidence: float
+    box: tuple[int, int, int, int]
+    reason: str | None = None  # why this digit is unsure
+
+
+@dataclass(frozen=True)
+class NumberPrediction:
+    """`predict --number`: the digits found left to right; unsure if any digit is."""
+
+    path: str
+    status: str
+    digits: tuple[DigitReading, ...] = ()
+    error: str | None = None
+
+    @property
+    def number(self) -> str | None:
+        return "".join(str(d.digit) for d in self.digits) or None
+
+    @property
+    def confidence(self) -> float | None:
+        """The number is only as sure as its least sure digit."""
+        return min((d.confidence for d in self.digits), default=None)
+
+    @property
+    def reason(self) -> str | None:
+        return next((f"digit {i} of {len(self.digits)}: {d.reason}"
+                     for i, d in enumerate(self.digits, 1) if d.reason), None)
+
+    def as_record(self, top_k: int | None = None) -> dict:
+        """The machine-readable record (json / jsonl / csv); `top_k` does not apply."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "number": self.number,
+            "confidence": self.confidence,
+            "digits": [
+                {"digit": d.digit, "confidence": d.confidence, "box": list(d.box),
+                 "status": "ok" if d.reason is None else "unsure", "reason": d.reason}
+                for d in self.digits
+            ],
+            "error": self.error,
+            "reason": self.reason,
+        }
+
+
 def collect(arguments: Iterable[str], *, recursive: bool, stdin: Iterable[str] = ()) -> list[Item]:
     """Expand files, folders and `-` (paths read from stdin) into a sorted list of inputs."""
     items: list[Item] = []
@@ -131,21 +181,23 @@ def predict(
     save_dir: Path | None = None,
     workers: int = 1,
     judge: Judge = Judge(),
-) -> Iterator[Prediction]:
-    """Yield one Prediction per item, in order.
+    number: bool = False,
+) -> Iterator[Prediction | NumberPrediction]:
+    """Yield one Prediction (NumberPrediction with `number`) per item, in order.
 
     Decoding and preprocessing dominate the cost, so with `workers` > 1 they run in that many
     processes (chunks come back in order); the forward pass runs here, one batch per chunk.
     """
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    load = partial(load_chunk, mode=mode)
+    load = partial(load_chunk, mode=mode, number=number)
+    classify = _classify_numbers if number else _classify
     pool = None
     if workers > 1 and len(chunks) > 1:
         pool = multiprocessing.get_context(_START_METHOD).Pool(min(workers, len(chunks)))
     try:
         loaded = _in_order(pool, load, chunks, window=2 * workers) if pool else map(load, chunks)
         for index, (part, outcomes) in enumerate(zip(chunks, loaded)):
-            yield from _classify(part, outcomes, network, save_dir, index * CHUNK, judge)
+            yield from classify(part, outcomes, network, save_dir, index * CHUNK, judge)
     finally:
         if pool is not None:
             pool.terminate()
@@ -162,17 +214,25 @@ def _in_order(pool, function, tasks: list, window: int) -> Iterator:
         yield pending.popleft().get()
 
 
-def load_chunk(items: list[Item], *, mode: str) -> list[np.ndarray | str]:
-    """Prepare each item's 28×28 input, or say why it failed (runs in worker processes)."""
-    from digitcli.preprocess import load_digit
+def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:
+    """Prepare each item's 28×28 input (with `number`: its Segmentation), or say why it failed.
 
-    outcomes: list[np.ndarray | str] = []
+    Runs in worker processes.
+    """
+    from digitcli.preprocess import load_digit
+    from digitcli.segment import find_digits
+
+    outcomes: list = []
     for item in items:
         if item.error is not None:
             outcomes.append(item.error)
             continue
         try:
-            outcomes.append(load_digit(Path(item.path), mode=mode))
+            if number:
+                found = find_digits(Path(item.path))
+                outcomes.append(found if len(found) else "no digit found")
+            else:
+                outcomes.append(load_digit(Path(item.path), mode=mode))
         except DigitcliError as exc:
             outcomes.append(_without_path(str(exc), item.path))
     return outcomes
@@ -193,6 +253,27 @@ def _classify(items, outcomes, network, save_dir, first_index, judge) -> Iterato
                          reason=reason)
 
 
+def _classify_numbers(items, outcomes, network, save_dir, first_index, judge):
+    """One forward pass for every digit of the chunk's pictures; then one record per picture."""
+    good = [o for o in outcomes if not isinstance(o, str)]
+    if good:
+        probabilities, reasons = judge.classify(network, np.concatenate([o.inputs for o in good]))
+        answers = iter(zip(probabilities, reasons))
+    for index, (item, outcome) in enumerate(zip(items, outcomes), first_index):
+        if isinstance(outcome, str):
+            yield NumberPrediction(item.path, "error", error=outcome)
+            continue
+        digits = []
+        for position, (box, pixels) in enumerate(zip(outcome.boxes, outcome.inputs)):
+            p, reason = next(answers)
+            digits.append(DigitReading(int(p.argmax()), float(p.max()), tuple(map(int, box)),
+                                       reason))
+            if save_dir is not None:
+                _save_input(pixels, save_dir, index, item.path, part=position + 1)
+        status = "ok" if all(d.reason is None for d in digits) else "unsure"
+        yield NumberPrediction(item.path, status, tuple(digits))
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -207,12 +288,14 @@ def _without_path(message: str, path: str) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def _save_input(image: np.ndarray, folder: Path, index: int, path: str) -> None:
+def _save_input(image: np.ndarray, folder: Path, index: int, path: str, part: int = 0) -> None:
     """Write the 28×28 input the network saw, numbered so names never collide."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(folder / f"{index:06d}-{Path(path).stem}.png")
+    name = f"{index:06d}-{Path(path).stem}" + (f"-{part}" if part else "")
+    pixels = np.asarray(image).round().clip(0, 255).astype(np.uint8)  # number digits are float
+    Image.fromarray(pixels).save(folder / f"{name}.png")
 
 
 def read_stdin_lines(stream) -> list[str]:

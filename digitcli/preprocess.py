@@ -28,8 +28,10 @@ about 7 ms here (plus ~4 ms to decode the JPEG), a 28×28 MNIST picture ~30 µs.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -374,15 +376,30 @@ def _paint(runs: _Runs, keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.cumsum(delta, axis=1)[:, :-1] > 0
 
 
-def _digit_mask(mask: np.ndarray) -> np.ndarray:
-    """Keep the connected components that form the digit; drop specks, paper edges and shadows.
+@dataclass(frozen=True)
+class Components:
+    """The connected components of a thresholded ink mask, measured, and the one that is most digit-like."""
+
+    runs: _Runs
+    area: np.ndarray
+    top: np.ndarray
+    bottom: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    touches: np.ndarray  # touches the picture's edge
+    clutter: np.ndarray  # ruled out: a line across, a solid patch across the edge, a sheet's outline
+    score: np.ndarray  # how digit-like (0 for clutter and crumbs)
+    main: int  # the most digit-like component
+
+
+def components(mask: np.ndarray) -> Components:
+    """Label the mask's components and find the main one: the digit, or one digit of a number.
 
     The main component is the largest one, with a handicap for touching the picture's edge (paper
     edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
     So do a line from the edge across most of the picture, and a component framing a much smaller
     one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
-    Pieces at least a tenth of its size nearby (a detached bar of a 5, broken pencil strokes) join it.
     """
     h, w = mask.shape
     runs = _label_runs(mask)
@@ -422,9 +439,19 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
         clutter[main] = True
         score[main] = 0
         main = int(np.argmax(score))
+    return Components(runs, area, top, bottom, left, right, touches, clutter, score, main)
 
-    keep = np.zeros(n, bool)
-    keep[main] = True
+
+def _digit_mask(mask: np.ndarray) -> np.ndarray:
+    """Keep the connected components that form the digit; drop specks, paper edges and shadows.
+
+    The digit is the main component (see components()); pieces at least a tenth of its size
+    nearby (a detached bar of a 5, broken pencil strokes) join it.
+    """
+    c = components(mask)
+    top, bottom, left, right, area, clutter, touches = c.top, c.bottom, c.left, c.right, c.area, c.clutter, c.touches
+    keep = np.zeros(c.runs.count, bool)
+    keep[c.main] = True
     for _ in range(4):  # grow the group a few times: each new piece widens the search box
         t, b, l, r = top[keep].min(), bottom[keep].max(), left[keep].min(), right[keep].max()
         margin = 0.25 * max(b - t, r - l)
@@ -436,7 +463,7 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
         if np.array_equal(joined, keep):
             break
         keep = joined
-    return _paint(runs, keep, mask.shape)
+    return _paint(c.runs, keep, mask.shape)
 
 
 def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -456,21 +483,44 @@ def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 # --- the auto pipeline ---------------------------------------------------------------------------
 
 
-def _normalise(gray: np.ndarray, *, inside_sheet: bool = False) -> np.ndarray:
+def _normalise(gray: np.ndarray) -> np.ndarray:
     """Find the digit in a photo or scan and prepare it like MNIST (see the module docstring)."""
-    factor = max(1, -(-max(gray.shape) // WORK_SIZE))
+    return locate_ink(gray, digit_input)
+
+
+_Result = TypeVar("_Result")
+
+
+def locate_ink(
+    gray: np.ndarray,
+    finish: Callable[[Found], _Result],
+    *,
+    select: Callable[[np.ndarray], np.ndarray] | None = None,
+    inside_sheet: bool = False,
+    offset: tuple[int, int] = (0, 0),
+    work_size: int = WORK_SIZE,
+) -> _Result:
+    """Find the ink in a photo or scan (steps 1-5 of the module docstring) and return finish(found).
+
+    `select` picks the wanted components from the thresholded ink mask (default: the one digit;
+    digitcli.segment picks a row of digits).  `finish` runs inside the search so that, when it
+    finds nothing in a sheet cut out of a desk photo, the whole photo is used after all.
+    `work_size` bounds the small copy the ink is searched on (a long number of small digits needs more).
+    """
+    select = select or _digit_mask
+    factor = max(1, -(-max(gray.shape) // work_size))
     small = _shrink(gray, factor)
     paper = _fit_paper(gray)
-    found = _find_ink(small, paper, factor)
+    found = _find_ink(small, paper, factor, select)
     residual = _residual(small, paper, factor)
     # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
     # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
     # median) and look again; if that still finds a solid patch, or light "ink" on light paper that
     # thin dark strokes outweigh (a lit patch beside a shadow), look for thin dark strokes only.
     if found is None or _looks_like_area(found.keep):
-        found = _second_look(small, paper, factor, found, _local_correction(residual))
+        found = _second_look(small, paper, factor, found, _local_correction(residual), select)
     if found is None or _not_dark_strokes(found, residual):
-        found = _second_look(small, paper, factor, found, _stroke_background(residual))
+        found = _second_look(small, paper, factor, found, _stroke_background(residual), select)
     if found is None:
         raise NoDigitError(NO_DIGIT)
     if not inside_sheet and found.sign > 0:
@@ -478,12 +528,19 @@ def _normalise(gray: np.ndarray, *, inside_sheet: bool = False) -> np.ndarray:
         # that fills less than half the photo, so the desk was taken for the paper.  Look inside it.
         sheet = _sheet_picture(gray, small, found.keep, factor)
         if sheet is not None:
+            picture, (y0, x0) = sheet
             try:
-                return _normalise(sheet, inside_sheet=True)
+                inner = (offset[0] + y0, offset[1] + x0)
+                return locate_ink(picture, finish, select=select, inside_sheet=True, offset=inner, work_size=work_size)
             except NoDigitError:
                 pass
-    detail = _cut_out(gray, found, factor)
-    return _place(_fit_box(_match_strokes(detail)))
+    return finish(Found(gray, found, factor, offset))
+
+
+def digit_input(found: Found, keep: np.ndarray | None = None) -> np.ndarray:
+    """Cut the found ink (or only `keep`, a mask on the small copy) out and make it MNIST's 28×28 uint8 (steps 6-7)."""
+    ink = found.ink if keep is None else _Ink(keep, found.ink.paper, found.ink.sign, found.ink.level)
+    return _place(_fit_box(_match_strokes(_cut_out(found.gray, ink, found.factor))))
 
 
 @dataclass(frozen=True)
@@ -496,7 +553,19 @@ class _Ink:
     level: float  # typical stroke contrast
 
 
-def _find_ink(small: np.ndarray, paper: _Paper, factor: int) -> _Ink | None:
+@dataclass(frozen=True)
+class Found:
+    """Where the ink is: the picture searched, the ink on its small copy, and how the two map."""
+
+    gray: np.ndarray  # the picture searched: the whole one, or the sheet cut out of a desk photo
+    ink: _Ink
+    factor: int  # the small copy's pixel is factor×factor of gray's
+    offset: tuple[int, int]  # (row, column) of gray's top-left corner in the opened picture
+
+
+def _find_ink(
+    small: np.ndarray, paper: _Paper, factor: int, select: Callable[[np.ndarray], np.ndarray]
+) -> _Ink | None:
     """Decide polarity and contrast against the paper model and pick the digit's components, or None.
 
     If nothing stands out from the pixel noise, look again at 3×3 averages: strokes are coherent
@@ -511,7 +580,7 @@ def _find_ink(small: np.ndarray, paper: _Paper, factor: int) -> _Ink | None:
         ink = sign * residual
         try:
             level = _ink_level(ink, noise)
-            keep = _digit_mask(ink > max(level / 2, 3 * noise))
+            keep = select(ink > max(level / 2, 3 * noise))
         except NoDigitError:
             continue
         return _Ink(keep, paper, sign, level)
@@ -519,10 +588,15 @@ def _find_ink(small: np.ndarray, paper: _Paper, factor: int) -> _Ink | None:
 
 
 def _second_look(
-    small: np.ndarray, paper: _Paper, factor: int, found: _Ink | None, local: np.ndarray
+    small: np.ndarray,
+    paper: _Paper,
+    factor: int,
+    found: _Ink | None,
+    local: np.ndarray,
+    select: Callable[[np.ndarray], np.ndarray],
 ) -> _Ink | None:
     """Look for the ink again with a local correction of the paper; keep the new find if it is somewhere else."""
-    retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor)
+    retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor, select)
     if retry is not None and (found is None or _is_elsewhere(retry.keep, found.keep)):
         return retry
     return found
@@ -561,11 +635,14 @@ def _is_elsewhere(second: np.ndarray, first: np.ndarray) -> bool:
     return np.count_nonzero(second & _dilate(first, 3)) < 0.5 * np.count_nonzero(second)
 
 
-def _sheet_picture(gray: np.ndarray, small: np.ndarray, patch: np.ndarray, factor: int) -> np.ndarray | None:
+def _sheet_picture(
+    gray: np.ndarray, small: np.ndarray, patch: np.ndarray, factor: int
+) -> tuple[np.ndarray, tuple[int, int]] | None:
     """Cut out the patch (holes included) with everything around it set to the patch's own brightness.
 
-    Returns None unless the patch, its holes filled, is solid (a sheet, not strokes) and the holes
-    are small and look like strokes drawn on it, not like the paper inside a digit's loops.
+    Returns the cut-out and the (row, column) of its top-left corner in `gray`, or None unless the
+    patch, its holes filled, is solid (a sheet, not strokes) and the holes are small and look like
+    strokes drawn on it, not like the paper inside a digit's loops.
     """
     top, bottom, left, right = _bbox(patch)
     box = patch[top:bottom, left:right]
@@ -585,7 +662,7 @@ def _sheet_picture(gray: np.ndarray, small: np.ndarray, patch: np.ndarray, facto
     x0, x1 = left * factor, min(right * factor, gray.shape[1])
     rows = np.arange(y1 - y0) // factor
     cols = np.arange(x1 - x0) // factor
-    return np.where(inside[rows[:, None], cols[None, :]], gray[y0:y1, x0:x1], np.float32(paper))
+    return np.where(inside[rows[:, None], cols[None, :]], gray[y0:y1, x0:x1], np.float32(paper)), (y0, x0)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digitcli.metrics import Evaluation
-from digitcli.predict import Prediction
+from digitcli.predict import NumberPrediction, Prediction
 
 BAR_WIDTH = 30
 SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and on any terminal
@@ -72,7 +72,7 @@ def predictions_table(predictions: list[Prediction], top_k: int) -> Table:
     return table
 
 
-def status_text(p: Prediction) -> Text | str:
+def status_text(p: Prediction | NumberPrediction) -> Text | str:
     """The status column: ok, unsure with its reason, or the error."""
     if p.status == "error":
         return Text(f"error: {p.error}", style="red")
@@ -89,8 +89,9 @@ TABLE_ROWS_MAX = 1000  # beyond this a per-image table helps nobody: summarise i
 class PredictionSink:
     """Writes predictions as they arrive, so memory stays flat however many images there are."""
 
-    def __init__(self, output_format: str, top_k: int, stream: TextIO | None = None):
-        self.format, self.top_k = output_format, top_k
+    def __init__(self, output_format: str, top_k: int, stream: TextIO | None = None, *,
+                 number: bool = False):
+        self.format, self.top_k, self.number = output_format, top_k, number
         self.stream = stream or sys.stdout
         self.count = 0
         self.rows: list[Prediction] = []  # table format only, up to TABLE_ROWS_MAX
@@ -98,22 +99,23 @@ class PredictionSink:
         self.failures = 0
         self.unsure = 0
         if output_format == "csv":
-            self.csv = csv.DictWriter(self.stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+            fields = NUMBER_CSV_FIELDS if number else CSV_FIELDS
+            self.csv = csv.DictWriter(self.stream, fieldnames=fields, lineterminator="\n")
             self.csv.writeheader()
 
-    def add(self, prediction: Prediction) -> None:
+    def add(self, prediction: Prediction | NumberPrediction) -> None:
         record = prediction.as_record(self.top_k)
         if self.format == "jsonl":
             write_jsonl(record, self.stream)
         elif self.format == "csv":
-            self.csv.writerow(csv_row(record))
+            self.csv.writerow(number_csv_row(record) if self.number else csv_row(record))
         elif self.format == "json":
             self.stream.write(("[\n  " if self.count == 0 else ",\n  ") + json.dumps(record))
         else:
             if len(self.rows) <= TABLE_ROWS_MAX:
                 self.rows.append(prediction)
-            if prediction.digit is not None:
-                self.digits[prediction.digit] += 1
+            for digit in _digits_read(prediction):
+                self.digits[digit] += 1
         self.failures += prediction.status == "error"
         self.unsure += prediction.status == "unsure"
         self.count += 1
@@ -123,12 +125,47 @@ class PredictionSink:
             self.stream.write("[]\n" if self.count == 0 else "\n]\n")
         elif self.format == "table" and self.rows:
             if len(self.rows) == 1 and self.rows[0].status != "error":
-                table = prediction_table(self.rows[0])
+                table = (number_table if self.number else prediction_table)(self.rows[0])
             elif self.count <= TABLE_ROWS_MAX:
-                table = predictions_table(self.rows, self.top_k)
+                table = numbers_table(self.rows) if self.number else predictions_table(
+                    self.rows, self.top_k)
             else:
                 table = digit_counts_table(self.digits, self.count, self.failures, self.unsure)
             console(self.stream).print(table)
+
+
+def _digits_read(prediction: Prediction | NumberPrediction) -> list[int]:
+    if isinstance(prediction, NumberPrediction):
+        return [d.digit for d in prediction.digits]
+    return [] if prediction.digit is None else [prediction.digit]
+
+
+def number_table(prediction: NumberPrediction) -> Table:
+    """One picture with `--number`: the number, then each digit with its confidence and box."""
+    title = f"number {prediction.number} ({prediction.confidence:.2%} for its least sure digit)"
+    if prediction.status == "unsure":
+        title = f"unsure: {prediction.reason}; best guess {title}"
+    table = Table(title=title, caption=prediction.path)
+    for name in ("#", "digit", "confidence", "box (x0, y0, x1, y1)", "status"):
+        table.add_column(name, justify="right")
+    for i, d in enumerate(prediction.digits, 1):
+        status = "ok" if d.reason is None else Text(f"unsure: {d.reason}", style="yellow")
+        table.add_row(str(i), str(d.digit), f"{d.confidence:.2%}", ", ".join(map(str, d.box)),
+                      status)
+    return table
+
+
+def numbers_table(predictions: list[NumberPrediction]) -> Table:
+    """Many pictures with `--number`: one row each, with every digit's confidence."""
+    table = Table()
+    table.add_column("path", overflow="fold")
+    table.add_column("number", justify="right")
+    table.add_column("digit confidences")
+    table.add_column("status")
+    for p in predictions:
+        confidences = "  ".join(f"{d.digit}:{d.confidence:.0%}" for d in p.digits)
+        table.add_row(p.path, p.number or "", confidences, status_text(p))
+    return table
 
 
 def digit_counts_table(digits: np.ndarray, count: int, failures: int, unsure: int) -> Table:
@@ -149,6 +186,18 @@ def csv_row(record: dict) -> dict:
     row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error", "reason")}
     for d in range(10):
         row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
+    return row
+
+
+NUMBER_CSV_FIELDS = ["path", "status", "number", "confidence", "digit_confidences", "boxes",
+                     "error", "reason"]
+
+
+def number_csv_row(record: dict) -> dict:
+    """A number record in CSV: per-digit values space-separated, boxes as x0,y0,x1,y1."""
+    row = {k: record[k] for k in ("path", "status", "number", "confidence", "error", "reason")}
+    row["digit_confidences"] = " ".join(repr(d["confidence"]) for d in record["digits"])
+    row["boxes"] = " ".join(",".join(map(str, d["box"])) for d in record["digits"])
     return row
 
 
