@@ -10,7 +10,9 @@ the same pipeline as `digitcli predict`, and writes a Markdown report. A picture
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import json
 import os
 import tempfile
 from collections import defaultdict
@@ -19,7 +21,7 @@ from pathlib import Path
 from digitcli import data, store
 from digitcli.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth import write_dataset
+from digitcli.synth import held_out_fonts, write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
               "blur", "format")
@@ -31,36 +33,59 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", type=Path, default=store.bundled_model_path())
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("REALISTIC.md"))
+    parser.add_argument("--images", type=Path, help="keep the pictures in this folder and reuse "
+                        "them on the next run with the same --count and --seed (faster)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
     network = store.load(args.model)
-    with tempfile.TemporaryDirectory() as tmp:
-        labels_csv = write_dataset(Path(tmp), args.count, args.seed)
+    with contextlib.ExitStack() as stack:
+        folder = args.images or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        labels_csv = folder / "labels.csv"
+        stamp = folder / "made-with.txt"  # reuse only pictures made with these settings
+        made_with = f"count {args.count} seed {args.seed}\n"
+        if not (labels_csv.exists() and stamp.exists() and stamp.read_text() == made_with):
+            labels_csv = write_dataset(folder, args.count, args.seed)
+            stamp.write_text(made_with)
         rows = list(csv.DictReader(open(labels_csv)))
-        folder = labels_csv.parent
         items = collect([str(folder)], recursive=True)
         results = {os.path.relpath(p.path, folder): p
                    for p in predict(items, network, workers=default_workers())}
     right = [results[row["path"]].digit == int(row["label"]) for row in rows]
-    errors = sum(results[row["path"]].status != "ok" for row in rows)
+    errors = sum(results[row["path"]].status == "error" for row in rows)
+    unsure = sum(results[row["path"]].status == "unsure" for row in rows)  # still has a digit
+    # Printed training digits use only some fonts (digitcli.synth.training_fonts): report the
+    # fonts never trained on apart from the rest.
+    held_out = set(held_out_fonts())
+    for row in rows:
+        row["font-split"] = ("" if row["kind"] != "font" else
+                             "held-out font" if row["style"] in held_out else "training font")
+    summary = {"model": str(args.model), "count": len(rows), "seed": args.seed,
+               "accuracy": sum(right) / len(rows), "not_found": errors, "unsure": unsure}
 
     lines = [f"# Accuracy on realistic pictures\n",
              f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed} "
              f"(`python bench/realistic.py --count {args.count} --seed {args.seed}`).\n",
              "| set | accuracy |", "| --- | ---: |",
-             f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found) |"]
+             f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found, {unsure} unsure) |"]
     if os.environ.get("DIGITCLI_DATA"):
         test = data.load_split(None, "test")
-        lines.append(f"| MNIST test set | {evaluate(network, test.x, test.y).accuracy:.2%} |")
-    for condition in CONDITIONS:
+        summary["mnist"] = evaluate(network, test.x, test.y).accuracy
+        lines.append(f"| MNIST test set | {summary['mnist']:.2%} |")
+    for condition in (*CONDITIONS, "font-split", "style"):
         groups: dict[str, list[bool]] = defaultdict(list)
         for row, ok in zip(rows, right):
-            groups[row[condition]].append(ok)
+            if condition != "style" or row["kind"] == "font":  # handwriting styles: too many
+                groups[row[condition]].append(ok)
+        groups.pop("", None)
+        summary[condition] = {value: sum(oks) / len(oks) for value, oks in groups.items()}
         lines += ["", f"**{condition}**", "", "| value | pictures | accuracy |", "| --- | ---: | ---: |"]
         for value, oks in sorted(groups.items(), key=lambda kv: sum(kv[1]) / len(kv[1])):
             lines.append(f"| {value} | {len(oks)} | {sum(oks) / len(oks):.1%} |")
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
     print(text)
 
 

@@ -13,6 +13,7 @@ not depend on how many are asked for.
 
     python -m digitcli.synth OUT_DIR --count 1000 --seed 0
     python -m digitcli.synth sample_images --samples
+    python -m digitcli.synth printed.npz --printed --count 6000 --seed 0   # training digits
 """
 
 from __future__ import annotations
@@ -316,9 +317,11 @@ def font_paths() -> tuple[str, ...]:
     return tuple(sorted({str(p) for pattern in ("*.ttf", "*.otf") for p in fonts.rglob(pattern)}))
 
 
-def _draw_font(label: int, height: int, rng: Rng) -> tuple[Image.Image, str]:
+def _draw_font(
+    label: int, height: int, rng: Rng, paths: Sequence[str] | None = None
+) -> tuple[Image.Image, str]:
     """A printed digit in a random font, weight and slant: an L mask with ink `height` px tall."""
-    paths = font_paths()
+    paths = font_paths() if paths is None else paths
     size = min(4 * height, 600)
     if paths:
         path = paths[rng.integers(len(paths))]
@@ -781,6 +784,65 @@ def generate(
         yield make_sample(index % 10, rng, kinds=kinds, size=photo_size, force=force)
 
 
+# --- printed digits for training -----------------------------------------------------------------
+# Printed digits are far from MNIST's handwriting, so a modest share of them is mixed into
+# training.  To keep the realistic benchmark honest, every other one of the machine's fonts
+# (sorted) is held out and only the rest is used, plus matplotlib's own text fonts, which the
+# benchmark never draws with; bench/realistic.py reports the two halves separately.
+EXTRA_FONTS = ("cmr10", "cmb10", "cmss10", "cmtt10", "cmti10", "STIXGeneral", "STIXGeneralBol",
+               "STIXGeneralItalic", "STIXGeneralBolIta")  # fmt: skip
+
+
+def held_out_fonts() -> tuple[str, ...]:
+    """Stems of the machine's fonts that printed training digits never use."""
+    return tuple(Path(p).stem for p in font_paths()[1::2])
+
+
+def training_fonts() -> tuple[str, ...]:
+    """Font files for printed training digits: half the machine's fonts plus matplotlib's."""
+    extra = []
+    try:
+        import matplotlib
+
+        folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+        extra = [str(folder / f"{name}.ttf") for name in EXTRA_FONTS]
+        extra = [p for p in extra if Path(p).is_file()]
+    except ImportError:
+        pass
+    return (*font_paths()[0::2], *extra)
+
+
+def printed_digit(label: int, rng: Rng, fonts: Sequence[str]) -> np.ndarray:
+    """A printed digit as a user's clean picture of it, prepared like `predict` does: 28×28 uint8.
+
+    Blur, noise, JPEG and the like are left to training's augmentation; this is the font, its
+    weight and slant, the size it was printed at, and a slight tilt.
+    """
+    from digitcli.preprocess import to_mnist  # the same preparation as a user's picture gets
+
+    height = int(rng.uniform(24, 160))
+    mask, _ = _draw_font(label, height, rng, fonts)
+    mask = mask.rotate(float(rng.uniform(-4, 4)), Image.Resampling.BILINEAR, expand=True)
+    margin = height // 2
+    coverage = np.pad(np.asarray(mask, np.float32) / 255, margin)
+    return to_mnist(1 - np.float32(rng.uniform(0.6, 0.95)) * coverage)
+
+
+def printed_dataset(count: int, seed: int) -> dict[str, np.ndarray]:
+    """Keras-style arrays: `count` training digits in the training fonts, a tenth as many in the
+    held-out fonts as the test split; labels cycle 0-9 and digit i depends only on (seed, i)."""
+    held_out = set(held_out_fonts())
+    splits = {"train": (training_fonts(), count, 0),
+              "test": ([p for p in font_paths() if Path(p).stem in held_out], count // 10, 1)}
+    arrays = {}
+    for split, (fonts, n, part) in splits.items():
+        x = np.stack([
+            printed_digit(i % 10, np.random.default_rng([seed, part, i]), fonts) for i in range(n)
+        ])
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, (np.arange(n) % 10).astype(np.uint8)
+    return arrays
+
+
 def file_name(index: int, sample: Sample) -> str:
     """`<index>_<condition tags>.<ext>`, e.g. 00012_strokes-lined-paper-blue-small-jpeg.jpg."""
     tags = "-".join(sample.conditions[key] for key in FILENAME_KEYS)
@@ -882,6 +944,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="only phone-photo-like JPEGs of this size, e.g. 1200x900",
     )
     parser.add_argument(
+        "--printed",
+        action="store_true",
+        help="write printed training digits (28×28, as `predict` prepares them) to OUT_DIR.npz, "
+        "a Keras-style file for `digitcli train --data`: --count in the training fonts, a tenth "
+        "as many in the held-out fonts as its test split",
+    )
+    parser.add_argument(
         "--samples",
         action="store_true",
         help="write the fixed demo pictures (sample_images/) instead",
@@ -890,6 +959,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.samples:
         for path in write_samples(args.out_dir):
             print(path)
+        return
+    if args.printed:
+        out = args.out_dir.with_name(args.out_dir.stem + ".npz")  # NumPy would add it anyway
+        np.savez_compressed(out, **printed_dataset(args.count, args.seed))
+        print(out)
         return
     kinds = tuple(args.kinds)
     print(

@@ -162,3 +162,35 @@ def test_sample_images_match_the_committed_list(tmp_path):
     committed = {p.name for p in (REPO / "sample_images").glob("*") if p.suffix != ".md"}
     if committed:  # the repository's copies are these pictures, under these names
         assert committed == {p.name for p in written}
+
+
+def test_printed_training_fonts_leave_half_of_the_machine_fonts_out():
+    held_out = set(synth.held_out_fonts())
+    used = {Path(p).stem for p in synth.training_fonts()}
+    machine = {Path(p).stem for p in synth.font_paths()}
+    assert not held_out & used
+    assert len(held_out) == len(machine) // 2
+
+
+@pytest.mark.skipif(not synth.font_paths(), reason="no TrueType fonts on this machine")
+def test_printed_digits_are_prepared_like_user_pictures_and_seeded(tmp_path):
+    arrays = synth.printed_dataset(20, seed=3)
+    assert arrays["x_train"].shape == (20, 28, 28) and arrays["x_train"].dtype == np.uint8
+    assert arrays["x_test"].shape == (2, 28, 28)
+    assert list(arrays["y_train"]) == [i % 10 for i in range(20)]
+    assert (arrays["x_train"].max(axis=(1, 2)) == 255).all()  # preprocessing's full ink
+    assert np.array_equal(synth.printed_dataset(20, seed=3)["x_train"], arrays["x_train"])
+
+    out = tmp_path / "printed.npz"
+    synth.main([str(out), "--printed", "--count", "10", "--seed", "3"])
+    from digitcli import data
+
+    split = data.load_split(out, "train")
+    assert np.array_equal(split.x, arrays["x_train"][:10].reshape(10, -1))
+
+
+def test_printed_dataset_labels_stay_balanced_past_256(monkeypatch):
+    monkeypatch.setattr(synth, "printed_digit", lambda label, rng, fonts: np.full((28, 28), label))
+    arrays = synth.printed_dataset(600, seed=0)
+    assert np.array_equal(arrays["x_train"][:, 0, 0], arrays["y_train"])
+    assert np.bincount(arrays["y_train"]).tolist() == [60] * 10
