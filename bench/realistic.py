@@ -54,6 +54,7 @@ def main() -> None:
     right = [results[row["path"]].digit == int(row["label"]) for row in rows]
     errors = sum(results[row["path"]].status == "error" for row in rows)
     unsure = sum(results[row["path"]].status == "unsure" for row in rows)  # still has a digit
+    sure = [ok for ok, row in zip(right, rows) if results[row["path"]].status == "ok"]
     # Printed training digits use only some fonts (digitcli.synth.training_fonts): report the
     # fonts never trained on apart from the rest.
     held_out = set(held_out_fonts())
@@ -61,13 +62,15 @@ def main() -> None:
         row["font-split"] = ("" if row["kind"] != "font" else
                              "held-out font" if row["style"] in held_out else "training font")
     summary = {"model": str(args.model), "count": len(rows), "seed": args.seed,
-               "accuracy": sum(right) / len(rows), "not_found": errors, "unsure": unsure}
+               "accuracy": sum(right) / len(rows), "not_found": errors, "unsure": unsure,
+               "accuracy_not_unsure": sum(sure) / max(len(sure), 1)}
 
     lines = [f"# Accuracy on realistic pictures\n",
              f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed} "
              f"(`python bench/realistic.py --count {args.count} --seed {args.seed}`).\n",
              "| set | accuracy |", "| --- | ---: |",
-             f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found, {unsure} unsure) |"]
+             f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found, {unsure} unsure) |",
+             f"| the {len(sure):,} not called unsure | {sum(sure) / max(len(sure), 1):.2%} |"]
     if os.environ.get("DIGITCLI_DATA"):
         test = data.load_split(None, "test")
         summary["mnist"] = evaluate(network, test.x, test.y).accuracy

@@ -423,7 +423,9 @@ def train(
                     "best weights (needs --validation-split; 0 = off).")] = 0,
     augment: Annotated[bool, typer.Option(
         "--augment/--no-augment",
-        help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch.")] = TrainConfig.augment,
+        help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch, and blur, "
+             "lower the resolution, JPEG-compress, wobble or vary the ink of some."
+    )] = TrainConfig.augment,
     init_from: Annotated[Optional[Path], typer.Option(
         help="Fine-tune this model instead of starting from random weights.")] = None,
     out: Annotated[Optional[Path], typer.Option(

@@ -194,7 +194,7 @@ def _unsure_policy(path: Path, arrays: dict, layers: list[Layer]):
     from digitcli.rejection import UnsurePolicy
 
     try:
-        return UnsurePolicy.from_arrays(arrays, tuple(layer.units for layer in layers[:-1]))
+        return UnsurePolicy.from_arrays(arrays, int(layers[0].weights.shape[0]))
     except (KeyError, ValueError, IndexError) as exc:
         raise ModelError(f"{path}: damaged model file (unsure policy: {exc})") from None
 

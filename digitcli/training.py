@@ -179,7 +179,7 @@ def calibrate(network: Network, x, y, validation, x_test, y_test) -> tuple[Netwo
             f"not calibrated: needs a validation split of at least {MIN_CALIBRATION} images")}
     x_val, y_val = validation
     temperature = calibration.fit_temperature(logits(network, x_val), y_val)
-    policy = rejection.fit(network, x, y, x_val)
+    policy = rejection.fit(network, x, x_val)
     test = calibration.report(logits(network, x_test), y_test, temperature)
     record = {
         "temperature": temperature,

@@ -16,7 +16,7 @@ from digitcli.errors import ModelError
 from digitcli.infer import softmax
 from digitcli.rejection import Judge
 
-from tests.conftest import random_network
+from tests.conftest import REPO, random_network
 
 runner = CliRunner()
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -68,7 +68,7 @@ def test_policy_flags_about_the_target_share_of_digits_and_far_inputs():
     network = random_network(hidden=(32, 16))
     x, y = clusters(4000, seed=1)
     x_held, _ = clusters(2000, seed=2)
-    policy = rejection.fit(network, x, y, x_held)
+    policy = rejection.fit(network, x, x_held)
     network = replace(network, unsure=policy)
     _, unsure = rejection.judge_all(Judge(), network, clusters(4000, seed=3)[0])
     assert 0.002 < unsure.mean() < 0.03
@@ -93,7 +93,7 @@ def test_temperature_and_policy_survive_the_model_file(tmp_path):
     network = random_network(hidden=(32, 16))
     x, y = clusters(2000, seed=1)
     network = replace(network, temperature=1.7,
-                      unsure=rejection.fit(network, x, y, clusters(600, seed=2)[0]))
+                      unsure=rejection.fit(network, x, clusters(600, seed=2)[0]))
     store.save(network, tmp_path / "m.npz")
     loaded = store.load(tmp_path / "m.npz")
     assert loaded.temperature == pytest.approx(1.7)
@@ -105,12 +105,12 @@ def test_temperature_and_policy_survive_the_model_file(tmp_path):
 def test_damaged_policy_is_refused_and_the_file_kept(tmp_path):
     network = random_network(hidden=(32, 16))
     x, y = clusters(2000, seed=1)
-    network = replace(network, unsure=rejection.fit(network, x, y, clusters(600, seed=2)[0]))
+    network = replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0]))
     path = tmp_path / "m.npz"
     store.save(network, path)
     with np.load(path) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    arrays["unsure.means1"] = arrays["unsure.means1"][:, :3]
+    arrays["unsure.components"] = arrays["unsure.components"][:, :100]
     np.savez(path, **arrays)
     before = path.read_bytes()
     with pytest.raises(ModelError, match="unsure policy"):
@@ -122,7 +122,7 @@ def test_cli_marks_unsure_pictures_and_still_guesses(tmp_path):
     network = random_network(hidden=(32, 16))
     x, y = clusters(2000, seed=1)
     model = tmp_path / "m.npz"
-    store.save(replace(network, unsure=rejection.fit(network, x, y, clusters(600, seed=2)[0])),
+    store.save(replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0])),
                model)
     from PIL import Image
 
@@ -147,3 +147,54 @@ def test_cli_marks_unsure_pictures_and_still_guesses(tmp_path):
                                 "--preprocess", "none"])
     assert "unsure:" in table.stdout and "best guess" in table.stdout
 
+
+def test_evaluate_reports_calibration_and_separation(mnist_dir, tmp_path):
+    if not FASHION.is_dir():
+        pytest.skip(f"{FASHION} is missing: install Debian's dataset-fashion-mnist")
+    result = runner.invoke(app, ["evaluate", "--data", str(mnist_dir), "--ood", str(FASHION),
+                                 "-f", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    calibrated = report["calibration"]
+    assert calibrated["ece_after"] <= 0.01
+    assert sum(row["count"] for row in calibrated["reliability"]) == 10000
+    unsure = report["unsure"]
+    assert unsure["digits"] == unsure["others"] == 10000
+    # The goal, on the full test sets of both (the bundled model's figures).
+    assert unsure["others_rejected"] >= 0.95
+    assert unsure["digits_rejected"] <= 0.01
+    assert unsure["others_rejected"] > unsure["others_rejected_by_floor"]
+
+
+def test_bundled_model_is_calibrated_and_has_a_policy():
+    network = store.load(REPO / "models" / "digitcli-mnist.npz")
+    assert network.unsure is not None
+    assert network.metadata["calibration"]["fitted_on"].startswith("validation split")
+
+
+def test_evaluate_ood_reads_a_folder_of_pictures(tmp_path):
+    network = random_network(hidden=(32, 16))
+    x, y = clusters(2000, seed=1)
+    model = tmp_path / "m.npz"
+    store.save(replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0])),
+               model)
+    digits = tmp_path / "digits.csv"
+    x_test, y_test = clusters(300, seed=3)
+    digits.write_text("".join(f"{label}," + ",".join(map(str, row)) + "\n"
+                              for label, row in zip(y_test, x_test)))
+    from PIL import Image
+
+    others = tmp_path / "others"
+    others.mkdir()
+    rng = np.random.default_rng(8)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (28, 28)).astype(np.uint8)).save(others / f"{i}.png")
+    Image.new("L", (50, 50), 255).save(others / "blank.png")  # no ink: counted as rejected
+    result = runner.invoke(app, ["evaluate", "-m", str(model), "--data", str(digits),
+                                 "--ood", str(others), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    unsure = json.loads(result.stdout)["unsure"]
+    assert unsure["others_source"] == f"pictures in {others}"
+    assert unsure["others"] == 4 and unsure["digits"] == 300
+    assert unsure["others_rejected"] == 1.0
+    assert unsure["digits_rejected"] < 0.05
