@@ -275,27 +275,35 @@ def evaluate(
     from digitcli.rejection import Judge
 
     network = _load_model(model)
-    split = data.load_split(data_source, "test")
+    split = data.load_split(data_source, "test", skip_unreadable=True)
     z = metrics.logits(network, split.x)
     evaluation = metrics.score(z, split.y)
+    unreadable = len(split.unreadable)
+    # A picture in which no digit was found is a wrong answer, not a smaller test set.
+    accuracy = evaluation.accuracy * evaluation.count / (evaluation.count + unreadable)
+    if unreadable:
+        print(f"digitcli: no digit found in {unreadable} of {evaluation.count + unreadable} "
+              f"pictures (counted as wrong), e.g. {split.unreadable[0]}", file=sys.stderr)
     calibrated = calibration.report(z, split.y, network.temperature)
     separation = None
     if ood is not None:
         separation = _separation(network, Judge(True, min_confidence), split, ood)
     if output_format is TableOrJson.json:
         report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict(),
+                           "accuracy": accuracy, "unreadable": unreadable,
                            "calibration": calibrated,
                            **({"unsure": separation} if separation else {})})
     else:
         out = report.console()
-        for table in report.evaluation_tables(evaluation, _model_name(model), split.source):
+        for table in report.evaluation_tables(evaluation, _model_name(model), split.source,
+                                              unreadable):
             out.print(table)
         for table in report.calibration_tables(calibrated):
             out.print(table)
         if separation:
             out.print(report.separation_table(separation))
-    if fail_under is not None and evaluation.accuracy < fail_under:
-        print(f"digitcli: accuracy {evaluation.accuracy:.2%} is below --fail-under {fail_under:.2%}",
+    if fail_under is not None and accuracy < fail_under:
+        print(f"digitcli: accuracy {accuracy:.2%} is below --fail-under {fail_under:.2%}",
               file=sys.stderr)
         raise typer.Exit(ExitCode.BELOW_THRESHOLD)
 

@@ -25,7 +25,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from digitcli.errors import DataError, DigitcliError
+from digitcli.errors import DataError, DigitcliError, NoDigitError
 from digitcli.predict import IMAGE_SUFFIXES  # the same pictures `predict` reads
 
 SIDE = 28
@@ -61,6 +61,7 @@ class Split:
     x: np.ndarray  # uint8 (N, 784), 0 = background, 255 = full ink
     y: np.ndarray  # uint8 (N,), 0..9
     source: str  # for people and model metadata, e.g. "IDX folder data/mnist (t10k)"
+    unreadable: tuple[str, ...] = ()  # pictures skipped with skip_unreadable, "path: why"
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,13 @@ class Source:
         """True when the source has its own train/test split; CSVs and image folders do not."""
         return self.kind in ("idx", "npz", "keras")
 
-    def load(self, split: str, *, image_loader: ImageLoader | None = None) -> Split:
-        """Read and validate `split` ("train" or "test"); single-split sources return every row."""
+    def load(self, split: str, *, image_loader: ImageLoader | None = None,
+             skip_unreadable: bool = False) -> Split:
+        """Read and validate `split` ("train" or "test"); single-split sources return every row.
+
+        `skip_unreadable` (for evaluation): a picture in an image folder with no digit to be
+        found is listed in `Split.unreadable` instead of stopping the load.
+        """
         if split not in SPLITS:
             raise ValueError(f"split must be 'train' or 'test', not {split!r}")
         try:
@@ -90,7 +96,8 @@ class Source:
             elif self.kind == "csv":
                 x, y, detail = _load_csv(self.path)
             else:
-                x, y, detail = _load_folder(self.path, image_loader)
+                x, y, detail, unreadable = _load_folder(self.path, image_loader, skip_unreadable)
+                return Split(x, y, f"{self.description} ({detail})", tuple(unreadable))
         except OSError as e:  # permissions, I/O errors: still a dataset problem, still one line
             raise DataError(f"{e.filename or self.path}: cannot read ({e.strerror or e})") from e
         return Split(x, y, f"{self.description} ({detail})")
@@ -113,10 +120,12 @@ def open_source(source: str | Path | None) -> Source:
 
 
 def load_split(
-    source: str | Path | None, split: str, *, image_loader: ImageLoader | None = None
+    source: str | Path | None, split: str, *, image_loader: ImageLoader | None = None,
+    skip_unreadable: bool = False,
 ) -> Split:
     """Open `source` and load `split` ("train" or "test") from it."""
-    return open_source(source).load(split, image_loader=image_loader)
+    return open_source(source).load(split, image_loader=image_loader,
+                                    skip_unreadable=skip_unreadable)
 
 
 def resolve_source(source: str | Path | None) -> str:
@@ -360,8 +369,8 @@ def _is_number(text: str) -> bool:
 
 
 def _load_folder(
-    folder: Path, image_loader: ImageLoader | None
-) -> tuple[np.ndarray, np.ndarray, str]:
+    folder: Path, image_loader: ImageLoader | None, skip_unreadable: bool = False
+) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
     files = [
         (digit, f)
         for digit in range(10)
@@ -376,20 +385,29 @@ def _load_folder(
         )
     if image_loader is None:
         from digitcli.preprocess import load_digit as image_loader  # lazy: Pillow only when needed
-    images = []
-    for _, f in files:
+    images, labels, kept, unreadable = [], [], [], []
+    for digit, f in files:
         try:
             image = np.asarray(image_loader(f))
-        except DigitcliError as e:  # training data must be clean: stop rather than skip
+        except NoDigitError as e:
+            if not skip_unreadable:  # training data must be clean: stop rather than skip
+                raise DataError(f"{f}: cannot use as a training image: {e}") from e
+            unreadable.append(str(e))
+            continue
+        except DigitcliError as e:
             raise DataError(f"{f}: cannot use as a training image: {e}") from e
         if image.shape != (SIDE, SIDE):
             raise DataError(
                 f"{f}: image has shape {image.shape} after loading, expected {SIDE}x{SIDE}"
             )
         images.append(image)
-    labels = np.array([digit for digit, _ in files], np.uint8)
-    x, y = _checked(np.stack(images), labels, str(folder), where=lambda i: str(files[i][1]))
-    return x, y, "single split: all images"
+        labels.append(digit)
+        kept.append(f)
+    if not images:
+        raise DataError(f"{folder}: no digit found in any of its {len(files)} pictures")
+    x, y = _checked(np.stack(images), np.array(labels, np.uint8), str(folder),
+                    where=lambda i: str(kept[i]))
+    return x, y, "single split: all images", unreadable
 
 
 # --- validation shared by every loader ------------------------------------------------------

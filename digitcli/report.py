@@ -215,12 +215,16 @@ def write_jsonl(record: dict, stream: TextIO | None = None) -> None:
 # ---------------------------------------------------------------------------- evaluate
 
 
-def evaluation_tables(evaluation: Evaluation, model: str, data: str) -> list[Table]:
+def evaluation_tables(evaluation: Evaluation, model: str, data: str,
+                      unreadable: int = 0) -> list[Table]:
     """Summary, per-class figures, confusion matrix and the most frequent confusions."""
-    summary = key_value_table("Evaluation", [
-        ("model", model), ("data", data), ("accuracy", f"{evaluation.accuracy:.2%}"),
-        ("loss", f"{evaluation.loss:.4f}"), ("images", f"{evaluation.count:,}"),
-    ])
+    total = evaluation.count + unreadable
+    rows = [("model", model), ("data", data),
+            ("accuracy", f"{evaluation.accuracy * evaluation.count / total:.2%}"),
+            ("loss", f"{evaluation.loss:.4f}"), ("images", f"{total:,}")]
+    if unreadable:
+        rows += [("no digit found", f"{unreadable:,} (counted as wrong; not in the tables below)")]
+    summary = key_value_table("Evaluation", rows)
 
     per_class = Table(title="Per digit")
     for name in ("digit", "precision", "recall", "F1", "support"):

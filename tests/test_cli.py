@@ -300,3 +300,19 @@ def test_large_batches_are_summarised_not_tabulated(images, tiny_model, monkeypa
     assert result.exit_code == 0, result.output
     assert "3 images (use --format jsonl or csv" in result.stdout
     assert "b_seven.png" not in result.stdout
+
+
+def test_evaluate_counts_a_picture_without_a_digit_as_wrong(tmp_path):
+    folder = tmp_path / "set"
+    (folder / "7").mkdir(parents=True)
+    (folder / "1").mkdir()
+    digit_image(7).save(folder / "7" / "a.png")
+    digit_image(1).save(folder / "1" / "b.png")
+    Image.new("L", (60, 60), 255).save(folder / "1" / "blank.png")
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(folder), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["unreadable"] == 1 and report["count"] == 2
+    correct = sum(report["confusion_matrix"][d][d] for d in range(10))
+    assert report["accuracy"] == pytest.approx(correct / 3)
+    assert "no digit found in 1 of 3 pictures" in result.stderr
