@@ -280,7 +280,8 @@ def separation_table(separation: dict) -> Table:
         ("non-digits", f"{separation['others_source']} ({separation['others']:,})"),
         ("non-digits called unsure", f"{separation['others_rejected']:.2%}"),
         ("digits called unsure", f"{separation['digits_rejected']:.2%}"),
-        ("accuracy on the other digits", percent(separation["accuracy_on_accepted_digits"])),
+        ("accuracy on the other digits", "" if separation["accuracy_on_accepted_digits"] is None
+         else f"{separation['accuracy_on_accepted_digits']:.2%}"),
         ("max probability alone, same digit cost",
          f"{separation['others_rejected_by_floor']:.2%} of non-digits "
          f"(floor {separation['max_probability_floor']:.2%})"),
