@@ -65,7 +65,7 @@ def main() -> None:
                "accuracy": sum(right) / len(rows), "not_found": errors, "unsure": unsure,
                "accuracy_not_unsure": sum(sure) / max(len(sure), 1)}
 
-    lines = [f"# Accuracy on realistic pictures\n",
+    lines = ["# Accuracy on realistic pictures\n",
              f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed} "
              f"(`python bench/realistic.py --count {args.count} --seed {args.seed}`).\n",
              "| set | accuracy |", "| --- | ---: |",

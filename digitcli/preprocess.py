@@ -335,14 +335,19 @@ class _Runs:
     count: int
 
 
-def _label_runs(mask: np.ndarray) -> _Runs:
-    """Label 8-connected components by joining runs that overlap in neighbouring rows (vectorised union-find)."""
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), np.int8)
+def row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every horizontal run of True in `mask`: its row, first column and end column (exclusive)."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), np.int8)
     padded[:, 1:-1] = mask
     edges = np.diff(padded, axis=1)
     row, start = np.nonzero(edges == 1)
-    stop = np.nonzero(edges == -1)[1]
+    return row, start, np.nonzero(edges == -1)[1]
+
+
+def _label_runs(mask: np.ndarray) -> _Runs:
+    """Label 8-connected components by joining runs that overlap in neighbouring rows (vectorised union-find)."""
+    h, w = mask.shape
+    row, start, stop = row_runs(mask)
     n = row.size
 
     # Run a (row r) touches run b (row r+1) when b.start <= a.stop and b.stop >= a.start (diagonals

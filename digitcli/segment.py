@@ -43,6 +43,7 @@ from digitcli.preprocess import (
     components,
     digit_input,
     locate_ink,
+    row_runs,
 )
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the picture's pixels, end-exclusive
@@ -211,11 +212,7 @@ def _without_lines(mask: np.ndarray, length: float) -> np.ndarray:
     above and just below the removed pixels, so those are put back.
     """
     h, w = mask.shape
-    padded = np.zeros((h, w + 2), np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    row, start = np.nonzero(edges == 1)
-    stop = np.nonzero(edges == -1)[1]
+    row, start, stop = row_runs(mask)
     long = stop - start >= length * w
     if not long.any():
         return mask

@@ -64,6 +64,13 @@ def clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def network_with_policy():
+    """A small random network with a policy fitted on the cluster 'digits'."""
+    network = random_network(hidden=(32, 16))
+    x, _ = clusters(2000, seed=1)
+    return replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0]))
+
+
 def test_policy_flags_about_the_target_share_of_digits_and_far_inputs():
     network = random_network(hidden=(32, 16))
     x, y = clusters(4000, seed=1)
@@ -90,10 +97,7 @@ def test_min_confidence_gives_its_own_reason():
 
 
 def test_temperature_and_policy_survive_the_model_file(tmp_path):
-    network = random_network(hidden=(32, 16))
-    x, y = clusters(2000, seed=1)
-    network = replace(network, temperature=1.7,
-                      unsure=rejection.fit(network, x, clusters(600, seed=2)[0]))
+    network = replace(network_with_policy(), temperature=1.7)
     store.save(network, tmp_path / "m.npz")
     loaded = store.load(tmp_path / "m.npz")
     assert loaded.temperature == pytest.approx(1.7)
@@ -103,11 +107,8 @@ def test_temperature_and_policy_survive_the_model_file(tmp_path):
 
 
 def test_damaged_policy_is_refused_and_the_file_kept(tmp_path):
-    network = random_network(hidden=(32, 16))
-    x, y = clusters(2000, seed=1)
-    network = replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0]))
     path = tmp_path / "m.npz"
-    store.save(network, path)
+    store.save(network_with_policy(), path)
     with np.load(path) as npz:
         arrays = {name: npz[name] for name in npz.files}
     arrays["unsure.components"] = arrays["unsure.components"][:, :100]
@@ -119,11 +120,8 @@ def test_damaged_policy_is_refused_and_the_file_kept(tmp_path):
 
 
 def test_cli_marks_unsure_pictures_and_still_guesses(tmp_path):
-    network = random_network(hidden=(32, 16))
-    x, y = clusters(2000, seed=1)
     model = tmp_path / "m.npz"
-    store.save(replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0])),
-               model)
+    store.save(network_with_policy(), model)
     from PIL import Image
 
     noise = np.random.default_rng(7).integers(0, 256, (28, 28)).astype(np.uint8)
@@ -173,11 +171,8 @@ def test_bundled_model_is_calibrated_and_has_a_policy():
 
 
 def test_evaluate_ood_reads_a_folder_of_pictures(tmp_path):
-    network = random_network(hidden=(32, 16))
-    x, y = clusters(2000, seed=1)
     model = tmp_path / "m.npz"
-    store.save(replace(network, unsure=rejection.fit(network, x, clusters(600, seed=2)[0])),
-               model)
+    store.save(network_with_policy(), model)
     digits = tmp_path / "digits.csv"
     x_test, y_test = clusters(300, seed=3)
     digits.write_text("".join(f"{label}," + ",".join(map(str, row)) + "\n"
