@@ -21,7 +21,8 @@ from typer.core import TyperGroup
 
 from digitcli import __version__
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
-from digitcli.errors import EXIT_CODE_HELP, DigitcliError, ExitCode, InputError, UsageError
+from digitcli.errors import (EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError,
+                             UsageError)
 
 _debug = False
 
@@ -327,6 +328,8 @@ def _separation(network, judge, digits, ood: str) -> dict:
         other_confidence, source = probabilities.max(axis=1), others.source
     else:
         items = batch.collect([ood], recursive=True)
+        if items[0].error is not None:  # an empty folder: nothing to measure
+            raise DataError(f"{ood}: {items[0].error}")
         results = list(batch.predict(items, network, judge=judge,
                                      workers=batch.default_workers()))
         other_confidence = np.array([np.nan if r.confidence is None else r.confidence

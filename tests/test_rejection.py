@@ -193,3 +193,17 @@ def test_evaluate_ood_reads_a_folder_of_pictures(tmp_path):
     assert unsure["others"] == 4 and unsure["digits"] == 300
     assert unsure["others_rejected"] == 1.0
     assert unsure["digits_rejected"] < 0.05
+
+
+def test_evaluate_ood_refuses_an_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    digits = tmp_path / "digits.csv"
+    x_test, y_test = clusters(20, seed=3)
+    digits.write_text("".join(f"{label}," + ",".join(map(str, row)) + "\n"
+                              for label, row in zip(y_test, x_test)))
+    model = tmp_path / "m.npz"
+    store.save(network_with_policy(), model)
+    result = runner.invoke(app, ["evaluate", "-m", str(model), "--data", str(digits),
+                                 "--ood", str(tmp_path / "empty")])
+    assert result.exit_code == 4
+    assert "no images found in this folder" in result.stderr
