@@ -144,7 +144,7 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
         on_checkpoint=lambda c: store.save_checkpoint(run_dir / CHECKPOINT, c, settings),
     )
     seconds = time.perf_counter() - started
-    network, calibration_record = calibrate(network, x, y, validation, x_test, y_test)
+    network, calibration_record = calibrate(network, x, validation, x_test, y_test)
     evaluation = evaluate(network, x_test, y_test)
     metadata = _metadata(config, settings, names, x, y, validation, evaluation, history, seconds,
                          model)
@@ -172,7 +172,7 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
     return result
 
 
-def calibrate(network: Network, x, y, validation, x_test, y_test) -> tuple[Network, dict]:
+def calibrate(network: Network, x, validation, x_test, y_test) -> tuple[Network, dict]:
     """Fit the temperature and the unsure policy on the validation split (none: leave as is)."""
     if validation is None or len(validation[1]) < MIN_CALIBRATION:
         return network, {"temperature": 1.0, "fitted_on": None, "note": (
