@@ -6,7 +6,7 @@ This is the same process and code path as `digitcli predict …` (same CLI, work
 preprocessing and network) with one change: JPEG draft decoding (`Image.draft`, which lets libjpeg
 decode at 1/2, 1/4 or 1/8 size) is switched off, so the difference measures what drafting buys.
 
-digitcli has no public switch for this yet, so the switch is made here: `preprocess.load_digit`
+digitcli has no public switch for this yet, so the switch is made here: `preprocess.load_digits`
 calls `open_gray(path, draft_size=DRAFT_SIZE)` through the `preprocess` module's global name, and
 we replace that name with a version that always passes draft_size=None. Worker processes are
 forked, so they inherit the change. The check below stops the benchmark (rather than measuring
@@ -18,8 +18,8 @@ import sys
 
 from digitcli import cli, images, preprocess
 
-if "open_gray" not in preprocess.load_digit.__code__.co_names or preprocess.open_gray is not images.open_gray:
-    sys.exit("predict_nodraft: digitcli.preprocess.load_digit no longer calls preprocess.open_gray; "
+if "open_gray" not in preprocess.load_digits.__code__.co_names or preprocess.open_gray is not images.open_gray:
+    sys.exit("predict_nodraft: digitcli.preprocess.load_digits no longer calls preprocess.open_gray; "
              "update this baseline to the package's draft switch")
 
 
