@@ -15,6 +15,7 @@ summary is printed. Not part of the test suite. Exit code 1 if a benchmark could
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -232,10 +233,9 @@ def bench_cold_start(ctx: Context) -> Result:
     label = inputs.label_of(str(one))
     res.checks.append(Check(f"both read the digit ({label})", f"digitcli {digit_dc}, Keras {digit_keras}",
                             digit_dc == label and digit_keras == label))
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        res.notes.append("PYTHONDONTWRITEBYTECODE is set here, so an editable install of digitcli compiles its own "
-                         "modules on every start (installed packages such as Keras have their .pyc files): "
-                         "this costs digitcli some tens of ms that a normal installation does not pay.")
+    res.notes.append("digitcli's modules are compiled to .pyc files before timing, as an installed package's "
+                     "(Keras's, for one) are: an editable install with PYTHONDONTWRITEBYTECODE set, as on these "
+                     "machines, would otherwise compile them on every start, some tens of ms.")
     return res
 
 
@@ -382,8 +382,10 @@ def bench_train(ctx: Context) -> Result:
                  ratio_header="")
     cmds = []
     for epochs in (1, 3):
+        # --validation-split 0: both fit the same 60,000 images, and digitcli skips its per-epoch validation pass.
         cmds.append(ctx.command(f"digitcli-{epochs}", [*ctx.digitcli, "train", "--data", data, "--epochs", epochs,
-                                                       "--quiet", "--format", "json", "--out", ctx.workdir / f"train-{epochs}.npz"],
+                                                       "--validation-split", 0, "--quiet", "--format", "json",
+                                                       "--out", ctx.workdir / f"train-{epochs}.npz"],
                                 stdout=f"train-digitcli-{epochs}.json"))
         cmds.append(ctx.command(f"keras-{epochs}", ctx.baseline("keras_fit.py", data, epochs), stdout=f"train-keras-{epochs}.json"))
     runs = interleave(res.name, cmds, ctx.rounds(1, 1), warmup=not ctx.quick)
@@ -395,7 +397,7 @@ def bench_train(ctx: Context) -> Result:
     res.rows = list(rows.values())
     per_dc = (rows["digitcli-3"].wall - rows["digitcli-1"].wall) / 2
     per_keras = (rows["keras-3"].wall - rows["keras-1"].wall) / 2
-    gap = abs(outputs["digitcli-3"]["test_accuracy"] - outputs["keras-3"]["test_accuracy"]) * 100
+    gap = (outputs["keras-3"]["test_accuracy"] - outputs["digitcli-3"]["test_accuracy"]) * 100  # > 0: digitcli worse
     measured = f"digitcli {per_dc:.2f} s, Keras {per_keras:.2f} s"
     if per_dc > 0 and per_keras > 0:
         speed = ratio(per_dc, per_keras)
@@ -409,9 +411,10 @@ def bench_train(ctx: Context) -> Result:
         goal,
         Check("s/epoch from each program's own timer, same 3 − 1 epochs method (info)",
               f"digitcli {own_dc:.2f} s, Keras {own_keras:.2f} s: {_x(ratio(own_dc, own_keras))}", None),
-        Check("test accuracy within 0.3 points (3 epochs)",
+        # The goal is that speed is not bought with accuracy, so only a shortfall counts against it.
+        Check("test accuracy at most 0.3 points below Keras (3 epochs)",
               f"digitcli {outputs['digitcli-3']['test_accuracy']:.2%}, Keras {outputs['keras-3']['test_accuracy']:.2%} "
-              f"({gap:.2f} points)", gap <= 0.3),
+              f"({-gap:+.2f} points)", gap <= 0.3),
     ]
     res.notes.append("'own fit s' is the training time each program reports itself (digitcli: `seconds` in its "
                      "JSON summary, around its whole `model.train` call; Keras script: around `fit`). Not used for the "
@@ -565,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
               "revision": git_revision(REPO), "load_start": load_average()}
     machine_info = machine()
     results = []
+    compileall.compile_dir(REPO / "digitcli", quiet=1)  # see the cold-start note
     try:
         ctx = Context(args, workdir, data)
         for name in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -193,8 +194,12 @@ def predict(
         for chunk in chunks:
             yield from predictor(*chunk)
         return
+    # Frozen objects are left out of the workers' garbage collections, so a forked worker does not
+    # copy the pages of the parent's (possibly 100,000-long) item list just by scanning them.
+    gc.freeze()
     pool = multiprocessing.get_context(_START_METHOD).Pool(
         min(workers, len(chunks)), initializer=_set_worker_predictor, initargs=(predictor,))
+    gc.unfreeze()
     try:
         for predictions in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
             yield from predictions

@@ -69,3 +69,36 @@ def test_shards_partition_the_sorted_inputs_exactly(tmp_path):
         assert [item for part in parts for item in part] == items  # in order, nothing twice
         sizes = [len(part) for part in parts]
         assert max(sizes) - min(sizes) <= CHUNK  # cut at whole chunks, otherwise even
+
+
+def test_batch_loading_matches_one_by_one(tmp_path):
+    """load_digits tests many 28×28 pictures at once; each outcome must equal load_digit's."""
+    from PIL import Image
+
+    from digitcli.errors import DigitcliError
+    from digitcli.preprocess import load_digit, load_digits
+
+    mnist_like = np.zeros((28, 28), np.uint8)
+    mnist_like[4:24, 11:17] = 255  # a bar 20 px tall, centred: passes through unchanged
+    off_centre = np.zeros((28, 28), np.uint8)
+    off_centre[0:10, 0:4] = 255  # must be re-centred, so not passed through
+    paths = []
+    for name, pixels in (("a.png", mnist_like), ("b.png", off_centre), ("c.png", 255 - mnist_like)):
+        Image.fromarray(pixels).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    digit_image(7, size=90).save(tmp_path / "d.png")
+    (tmp_path / "e.png").write_bytes(b"not an image")
+    Image.new("L", (28, 28), 0).save(tmp_path / "f.png")  # blank: no digit
+    paths += [tmp_path / "d.png", tmp_path / "e.png", tmp_path / "f.png"]
+
+    batch = load_digits(paths)
+    assert np.array_equal(batch[0], mnist_like)
+    assert not np.array_equal(batch[1], off_centre)
+    for path, outcome in zip(paths, batch):
+        try:
+            alone = load_digit(path)
+        except DigitcliError as err:
+            assert type(outcome) is type(err) and str(outcome) == str(err)
+        else:
+            assert np.array_equal(outcome, alone)
+    assert [isinstance(o, DigitcliError) for o in batch] == [False] * 4 + [True] * 2
