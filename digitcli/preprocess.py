@@ -724,7 +724,7 @@ def _stroke_background(residual: np.ndarray) -> np.ndarray:
 
 
 def _max_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over size×size squares (edges padded), in constant time per pixel whatever the size."""
+    """Maximum over size×size squares (edges padded): running maxima down the columns, then along the rows."""
     return _running_max(_running_max(values, size).T, size).T
 
 
@@ -734,18 +734,20 @@ def _min_filter(values: np.ndarray, size: int) -> np.ndarray:
 
 
 def _running_max(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over a centred window of `size` (odd) along each row (van Herk / Gil-Werman).
+    """Maximum over a centred window of `size` rows (edges repeated), in log2(size) steps.
 
-    Within blocks of `size`, prefix maxima from the left and from the right; every window spans
-    the end of one block and the start of the next, so its maximum is one of each.
+    Each step takes the maximum of the running result and a copy shifted by the span it already
+    covers, doubling the span; one last shifted maximum completes the window.  Whole-array
+    maxima are several times faster than a per-block accumulation (van Herk / Gil-Werman).
     """
-    h, w = values.shape
+    h = values.shape[0]
     r = size // 2
-    length = -(-(w + 2 * r) // size) * size
-    padded = np.pad(values, ((0, 0), (r, length - w - r)), mode="edge").reshape(h, -1, size)
-    ahead = np.maximum.accumulate(padded, axis=2).reshape(h, length)
-    behind = np.maximum.accumulate(padded[:, :, ::-1], axis=2)[:, :, ::-1].reshape(h, length)
-    return np.maximum(behind[:, :w], ahead[:, size - 1 : size - 1 + w])
+    spans = np.pad(values, ((r, size - 1 - r), (0, 0)), mode="edge")
+    span = 1
+    while 2 * span <= size:
+        spans = np.maximum(spans[:-span], spans[span:])
+        span *= 2
+    return np.maximum(spans[:h], spans[size - span : size - span + h])
 
 
 def _local_correction(residual: np.ndarray) -> np.ndarray:
