@@ -15,6 +15,8 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    locally (hard shadows); if it is still a solid patch, or light "ink" on light paper (a lit
    patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
    strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
+   likewise when most of what was found is not thin strokes at all (a closing wider than any
+   stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
    or inside the patch when it is a sheet of paper on a darker desk;
 6. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
    (max-pooling, so thin pen lines survive) and bring the strokes to MNIST's width: thicken a
@@ -526,6 +528,12 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _local_correction(residual), select)
     if found is None or _not_dark_strokes(found, residual):
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select)
+    elif not (found.sign > 0 and _is_sheet(found.keep)) and _stroke_share(found, residual) < 0.5:
+        # Mostly not strokes: a step (a shadow's or a sheet's edge, perhaps joined to the digit), or
+        # the strokes of a bold digit cropped tightly.  Look for thin dark strokes; keep them even
+        # inside the first find unless, measured with a window twice as wide, that was strokes.
+        anywhere = _stroke_share(found, residual, STROKE_WINDOW // 2) < 0.5
+        found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
     if not inside_sheet and found.sign > 0:
@@ -599,10 +607,12 @@ def _second_look(
     found: _Ink | None,
     local: np.ndarray,
     select: Callable[[np.ndarray], np.ndarray],
+    anywhere: bool = False,
 ) -> _Ink | None:
-    """Look for the ink again with a local correction of the paper; keep the new find if it is somewhere else."""
+    """Look for the ink again with a local correction of the paper; keep the new find if it is somewhere else
+    (or `anywhere`)."""
     retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor, select)
-    if retry is not None and (found is None or _is_elsewhere(retry.keep, found.keep)):
+    if retry is not None and (found is None or anywhere or _is_elsewhere(retry.keep, found.keep)):
         return retry
     return found
 
@@ -646,20 +656,13 @@ def _sheet_picture(
     """Cut out the patch (holes included) with everything around it set to the patch's own brightness.
 
     Returns the cut-out and the (row, column) of its top-left corner in `gray`, or None unless the
-    patch, its holes filled, is solid (a sheet, not strokes) and the holes are small and look like
-    strokes drawn on it, not like the paper inside a digit's loops.
+    patch looks like a sheet (see _is_sheet).
     """
+    if not _is_sheet(patch):
+        return None
     top, bottom, left, right = _bbox(patch)
     box = patch[top:bottom, left:right]
     filled = _fill_holes(box)
-    holes = filled & ~box
-    hole_area = np.count_nonzero(holes)
-    solid = _stroke_width(box) >= 0.2 * min(box.shape) and _stroke_width(filled) >= 0.3 * min(box.shape)
-    if not solid or not 0 < hole_area <= 0.15 * np.count_nonzero(filled):
-        return None
-    hole_box = _bbox(holes)
-    if _stroke_width(holes) > 0.25 * max(hole_box[1] - hole_box[0], hole_box[3] - hole_box[2]):
-        return None
     # Shrink the sheet a little: its edges (shadow, blur) must not look like ink.
     inside = ~_dilate(~filled, 5)
     paper = float(np.median(small[top:bottom, left:right][box]))
@@ -668,6 +671,21 @@ def _sheet_picture(
     rows = np.arange(y1 - y0) // factor
     cols = np.arange(x1 - x0) // factor
     return np.where(inside[rows[:, None], cols[None, :]], gray[y0:y1, x0:x1], np.float32(paper)), (y0, x0)
+
+
+def _is_sheet(patch: np.ndarray) -> bool:
+    """True if the patch, its holes filled, is solid (a sheet, not strokes) and its holes are small
+    and look like strokes drawn on it, not like the paper inside a digit's loops."""
+    top, bottom, left, right = _bbox(patch)
+    box = patch[top:bottom, left:right]
+    filled = _fill_holes(box)
+    holes = filled & ~box
+    hole_area = np.count_nonzero(holes)
+    solid = _stroke_width(box) >= 0.2 * min(box.shape) and _stroke_width(filled) >= 0.3 * min(box.shape)
+    if not solid or not 0 < hole_area <= 0.15 * np.count_nonzero(filled):
+        return False
+    hole_box = _bbox(holes)
+    return _stroke_width(holes) <= 0.25 * max(hole_box[1] - hole_box[0], hole_box[3] - hole_box[2])
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -696,6 +714,22 @@ def _not_dark_strokes(found: _Ink, residual: np.ndarray) -> bool:
     dark = _tail(_min_filter(_max_filter(smooth, size), size) - smooth)
     light = _tail(smooth - _max_filter(_min_filter(smooth, size), size))
     return dark > light
+
+
+def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW) -> float:
+    """The share of the ink found that is thin strokes of its polarity, narrower than 1/window of the picture.
+
+    A closing (an opening for light ink) that wide fills strokes in but keeps steps, such as a
+    shadow's or a sheet's edge, where they are: what it takes away is the strokes' part of the ink.
+    """
+    # On block averages about 128 px across (cheap), compared over the blocks the ink touches:
+    # averaging moves a thin stroke's weight to its neighbours, but keeps it in its block.
+    k = max(1, max(residual.shape) // 128)
+    ink = _shrink(found.sign * residual, k)
+    blocks = _pool(found.keep, k, np.maximum)
+    size = max(3, (max(ink.shape) // window) | 1)
+    thin = ink - _max_filter(_min_filter(ink, size), size)
+    return float(thin[blocks].sum()) / max(float(ink[blocks].sum()), 1e-6)
 
 
 def _tail(excess: np.ndarray) -> float:
