@@ -275,3 +275,12 @@ def test_component_labelling_matches_a_flood_fill(density):
         assert runs.count == flood_fill_count(mask)
         for label in range(runs.count):  # every component is connected: one flood fill each
             assert flood_fill_count(_paint(runs, np.arange(runs.count) == label, mask.shape)) == 1
+
+
+def test_shadowed_corner_darker_than_the_ink_is_not_the_digit(seven, seven_28):
+    """A hard-edged shadow over a corner, darker than the grey strokes: a step, not strokes."""
+    canvas = np.full((400, 400), 0.85, np.float32)
+    canvas[60:220, 170:330] = 0.45 + 0.4 * np.asarray(seven.resize((160, 160)), np.float32) / 255
+    rows, cols = np.mgrid[0:400, 0:400]
+    x = to_mnist(np.where(cols + (399 - rows) < 200, 0.5 * canvas, canvas))
+    assert correlation(x, seven_28) > 0.9
