@@ -86,30 +86,35 @@ def load_digits(paths: Sequence[Path | str], *, mode: str = "auto") -> list[np.n
     """load_digit for many files: each one's 28×28 uint8, or the error that stopped it, in order.
 
     The MNIST-like test runs once for all the 28×28 pictures: on a folder of MNIST PNGs, NumPy's
-    per-call overhead would otherwise cost half as much as decoding them.
+    per-call overhead would otherwise cost half as much as decoding them. Larger pictures are
+    prepared as soon as they are decoded, so only one of them is in memory at a time.
     """
     _check_mode(mode)
     outcomes: list = []
+    small: list[int] = []  # 28×28 pictures, tested together below
     for path in paths:
         try:
-            outcomes.append(open_gray(path, draft_size=DRAFT_SIZE))
+            gray = open_gray(path, draft_size=DRAFT_SIZE)
         except DigitcliError as err:
             outcomes.append(err)
-    small = [i for i, o in enumerate(outcomes) if not isinstance(o, DigitcliError) and o.shape == (SIZE, SIZE)]
-    ready = set()
-    if mode == "auto" and small:
-        ready = {i for i, like in zip(small, _mnist_like(np.stack([outcomes[i] for i in small]))) if like}
-    for i, (path, gray) in enumerate(zip(paths, outcomes)):
-        if isinstance(gray, DigitcliError):
             continue
-        if i in ready:
-            outcomes[i] = _to_uint8(gray)
-            continue
-        try:
-            outcomes[i] = to_mnist(gray, mode=mode)
-        except NoDigitError as err:
-            outcomes[i] = NoDigitError(f"{path}: {err}")
+        if mode == "auto" and gray.shape == (SIZE, SIZE):
+            small.append(len(outcomes))
+            outcomes.append(gray)
+        else:
+            outcomes.append(_prepared(path, gray, mode))
+    if small:
+        for i, like in zip(small, _mnist_like(np.stack([outcomes[i] for i in small]))):
+            outcomes[i] = _to_uint8(outcomes[i]) if like else _prepared(paths[i], outcomes[i], mode)
     return outcomes
+
+
+def _prepared(path: Path | str, gray: np.ndarray, mode: str) -> np.ndarray | NoDigitError:
+    """to_mnist, with "no digit" as a value naming the file."""
+    try:
+        return to_mnist(gray, mode=mode)
+    except NoDigitError as err:
+        return NoDigitError(f"{path}: {err}")
 
 
 # --- small helpers -------------------------------------------------------------------------------

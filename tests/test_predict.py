@@ -102,3 +102,24 @@ def test_batch_loading_matches_one_by_one(tmp_path):
         else:
             assert np.array_equal(outcome, alone)
     assert [isinstance(o, DigitcliError) for o in batch] == [False] * 4 + [True] * 2
+
+
+def test_batch_loading_holds_one_large_picture_at_a_time(tmp_path):
+    """A chunk of photos must not be decoded all at once (64 photos of 12 Mpx would need 3 GB)."""
+    import tracemalloc
+
+    from digitcli.preprocess import load_digits
+
+    paths = []
+    for i in range(6):
+        digit_image(7, size=1000).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    one_picture = 1000 * 1000 * 4  # float32 luminance
+    tracemalloc.start()
+    try:
+        outcomes = load_digits(paths)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert all(o.shape == (28, 28) for o in outcomes)
+    assert peak < 4 * one_picture  # one picture and its working copies, not six pictures
