@@ -206,17 +206,18 @@ def predict(
         if not items:
             return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
-    results = batch.predict(items, network, mode=preprocess.value, save_dir=save_preprocessed,
-                            workers=workers or batch.default_workers(),
-                            judge=Judge(unsure, min_confidence), number=number)
-    results = _with_progress(results, len(items))
-
     sink = report.PredictionSink(output_format.value, top_k, number=number)
+    results = batch.predict_with_text(items, network, mode=preprocess.value,
+                                      save_dir=save_preprocessed,
+                                      workers=workers or batch.default_workers(),
+                                      judge=Judge(unsure, min_confidence), number=number,
+                                      text=sink.text)
+    results = _with_progress(results, len(items))
     try:
-        for result in results:
+        for result, text in results:
             if result.status == "error":
                 print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
-            sink.add(result)
+            sink.add(result, text)
         sink.close()
     except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
         # Point stdout at /dev/null so Python's last flush does not fail a second time.

@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +173,15 @@ def _image_files(folder: str, recursive: bool) -> Iterator[str]:
         dirs.sort()
 
 
-def predict(
+def predict(items: list[Item], network: Network, **options) -> Iterator[Prediction | NumberPrediction]:
+    """Yield one Prediction (NumberPrediction with `number`) per item, in order.
+
+    The options are those of predict_with_text, but `text`.
+    """
+    return (prediction for prediction, _ in predict_with_text(items, network, **options))
+
+
+def predict_with_text(
     items: list[Item],
     network: Network,
     *,
@@ -182,14 +190,15 @@ def predict(
     workers: int = 1,
     judge: Judge = Judge(),
     number: bool = False,
-) -> Iterator[Prediction | NumberPrediction]:
-    """Yield one Prediction (NumberPrediction with `number`) per item, in order.
+    text: Callable[[Prediction | NumberPrediction], str | None] | None = None,
+) -> Iterator[tuple[Prediction | NumberPrediction, str | None]]:
+    """Yield each item's prediction and, with `text`, the text of its output record, in order.
 
-    With `workers` > 1, chunks are predicted whole (decode, preprocess, forward pass) in that many
-    processes and come back in order: this process only writes the records.
+    With `workers` > 1, chunks are done whole (decode, preprocess, forward pass, record text) in
+    that many processes and come back in order: this process only writes.
     """
     chunks = [(items[i : i + CHUNK], i) for i in range(0, len(items), CHUNK)]
-    predictor = ChunkPredictor(network, judge, mode, number, save_dir)
+    predictor = ChunkPredictor(network, judge, mode, number, save_dir, text)
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             yield from predictor(*chunk)
@@ -201,8 +210,8 @@ def predict(
         min(workers, len(chunks)), initializer=_set_worker_predictor, initargs=(predictor,))
     gc.unfreeze()
     try:
-        for predictions in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
-            yield from predictions
+        for results in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
+            yield from results
     finally:
         pool.terminate()
 
@@ -216,11 +225,15 @@ class ChunkPredictor:
     mode: str
     number: bool
     save_dir: Path | None
+    # Making the record text here, in the workers, keeps this process's share small: it also
+    # unpickles every result while the pool's threads contend for its interpreter lock.
+    text: Callable[[Prediction | NumberPrediction], str | None] | None = None
 
-    def __call__(self, items: list[Item], first_index: int) -> list[Prediction | NumberPrediction]:
+    def __call__(self, items: list[Item], first_index: int) -> list[tuple[Prediction | NumberPrediction, str | None]]:
         classify = _classify_numbers if self.number else _classify
         outcomes = load_chunk(items, mode=self.mode, number=self.number)
-        return list(classify(items, outcomes, self.network, self.save_dir, first_index, self.judge))
+        predictions = classify(items, outcomes, self.network, self.save_dir, first_index, self.judge)
+        return [(p, self.text(p) if self.text else None) for p in predictions]
 
 
 _worker_predictor: ChunkPredictor | None = None  # set once in each worker process
@@ -236,7 +249,7 @@ def _set_worker_predictor(predictor: ChunkPredictor) -> None:
     threadpool_limits(1)
 
 
-def _predict_in_worker(chunk: tuple[list[Item], int]) -> list[Prediction | NumberPrediction]:
+def _predict_in_worker(chunk: tuple[list[Item], int]) -> list[tuple[Prediction | NumberPrediction, str | None]]:
     return _worker_predictor(*chunk)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
@@ -86,12 +88,40 @@ CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(
 TABLE_ROWS_MAX = 1000  # beyond this a per-image table helps nobody: summarise instead
 
 
+@dataclass(frozen=True)
+class RecordText:
+    """One prediction as the text of its record in a jsonl, csv or json output (None for a table).
+
+    Plain data, so worker processes can make the text beside the prediction.
+    """
+
+    format: str
+    top_k: int | None = None
+    number: bool = False
+
+    @property
+    def csv_fields(self) -> list[str]:
+        return NUMBER_CSV_FIELDS if self.number else CSV_FIELDS
+
+    def __call__(self, prediction: Prediction | NumberPrediction) -> str | None:
+        if self.format not in ("jsonl", "csv", "json"):
+            return None
+        record = prediction.as_record(self.top_k)
+        if self.format == "csv":
+            line = io.StringIO()
+            csv.DictWriter(line, fieldnames=self.csv_fields, lineterminator="\n").writerow(
+                number_csv_row(record) if self.number else csv_row(record))
+            return line.getvalue()
+        return json.dumps(record) + ("\n" if self.format == "jsonl" else "")
+
+
 class PredictionSink:
     """Writes predictions as they arrive, so memory stays flat however many images there are."""
 
     def __init__(self, output_format: str, top_k: int, stream: TextIO | None = None, *,
                  number: bool = False):
         self.format, self.top_k, self.number = output_format, top_k, number
+        self.text = RecordText(output_format, top_k, number)
         self.stream = stream or sys.stdout
         self.count = 0
         self.rows: list[Prediction] = []  # table format only, up to TABLE_ROWS_MAX
@@ -99,23 +129,20 @@ class PredictionSink:
         self.failures = 0
         self.unsure = 0
         if output_format == "csv":
-            fields = NUMBER_CSV_FIELDS if number else CSV_FIELDS
-            self.csv = csv.DictWriter(self.stream, fieldnames=fields, lineterminator="\n")
-            self.csv.writeheader()
+            csv.DictWriter(self.stream, fieldnames=self.text.csv_fields, lineterminator="\n").writeheader()
 
-    def add(self, prediction: Prediction | NumberPrediction) -> None:
-        record = prediction.as_record(self.top_k)
-        if self.format == "jsonl":
-            write_jsonl(record, self.stream)
-        elif self.format == "csv":
-            self.csv.writerow(number_csv_row(record) if self.number else csv_row(record))
-        elif self.format == "json":
-            self.stream.write(("[\n  " if self.count == 0 else ",\n  ") + json.dumps(record))
-        else:
+    def add(self, prediction: Prediction | NumberPrediction, text: str | None = None) -> None:
+        """Write one prediction; `text` is its record's text when a worker has made it already."""
+        if self.format == "table":
             if len(self.rows) <= TABLE_ROWS_MAX:
                 self.rows.append(prediction)
             for digit in _digits_read(prediction):
                 self.digits[digit] += 1
+        else:
+            text = text if text is not None else self.text(prediction)
+            if self.format == "json":
+                text = ("[\n  " if self.count == 0 else ",\n  ") + text
+            self.stream.write(text)
         self.failures += prediction.status == "error"
         self.unsure += prediction.status == "unsure"
         self.count += 1
@@ -205,11 +232,6 @@ def write_json(value, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     json.dump(value, stream, indent=2)
     stream.write("\n")
-
-
-def write_jsonl(record: dict, stream: TextIO | None = None) -> None:
-    stream = stream or sys.stdout
-    stream.write(json.dumps(record) + "\n")
 
 
 # ---------------------------------------------------------------------------- evaluate
