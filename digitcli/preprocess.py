@@ -9,8 +9,10 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 2. decide polarity from which side of that surface the strong outliers lie (dark ink on paper or
    chalk on a board), so the ink becomes positive;
 3. measure noise and ink contrast; too little contrast means there is no digit;
-4. on a copy at most WORK_SIZE px across, threshold at half the ink level and keep the connected
-   components that make up the digit (specks, paper edges and the desk around a page are dropped);
+4. on a copy at most WORK_SIZE px across, threshold at half the ink level, take out ruled and
+   margin lines (keeping the strokes that cross them) and keep the connected components that
+   make up the digit (specks, paper edges, the desk around a page and what is left of them once
+   a line is taken out are dropped);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
    locally (hard shadows); if it is still a solid patch, or light "ink" on light paper (a lit
    patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
@@ -55,6 +57,10 @@ STROKE_MIN = 1.6  # strokes thinner than this are thickened to the target
 STROKE_MAX = 2.8  # strokes thicker than this (the widest 5 % of MNIST; bold fonts, markers) are thinned to it
 LOCAL_FRACTION = 4  # the local lighting correction is a median over 1/4 of the picture
 STROKE_WINDOW = 6  # the stroke-removing closing spans 1/6 of the picture: wider than any stroke
+RULED_LENGTH = 0.5  # a ruled line has a run of ink at least this share of the picture's width,
+MARGIN_LENGTH = 0.7  # a margin line one of at least this share of its height,
+LINE_COVER = 0.9  # and both have ink along this share of it (noise or fading may break them)
+LINE_REACH = 2  # a line's pixels reach this many px beside its longest run (its width, a slight slant)
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
 
@@ -437,12 +443,13 @@ class Components:
     left: np.ndarray
     right: np.ndarray
     touches: np.ndarray  # touches the picture's edge
+    line: np.ndarray  # a line from the edge across most of the picture
     clutter: np.ndarray  # ruled out: a line across, a solid patch across the edge, a sheet's outline
     score: np.ndarray  # how digit-like (0 for clutter and crumbs)
     main: int  # the most digit-like component
 
 
-def components(mask: np.ndarray) -> Components:
+def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Components:
     """Label the mask's components and find the main one: the digit, or one digit of a number.
 
     The main component is the largest one, with a handicap for touching the picture's edge (paper
@@ -450,6 +457,7 @@ def components(mask: np.ndarray) -> Components:
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
     So do a line from the edge across most of the picture, and a component framing a much smaller
     one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
+    Components with a pixel in `ruled_out` are clutter too.
     """
     h, w = mask.shape
     runs = _label_runs(mask)
@@ -471,6 +479,8 @@ def components(mask: np.ndarray) -> Components:
     across = ((width >= 0.7 * w) & (height <= 0.1 * width)) | ((height >= 0.7 * h) & (width <= 0.1 * height))
     line = touches & across
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
+    if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
+        clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0
     big_enough = (long_side >= max(3, 0.02 * max(h, w))) & (area >= 4)
     # A filled, roundish blob is a speck or a blot, not a digit (a bold 1 is a filled bar, but a tall one).
     blob = (fill >= 0.6) & (height < 2 * width) & (width < 2 * height)
@@ -489,16 +499,17 @@ def components(mask: np.ndarray) -> Components:
         clutter[main] = True
         score[main] = 0
         main = int(np.argmax(score))
-    return Components(runs, area, top, bottom, left, right, touches, clutter, score, main)
+    return Components(runs, area, top, bottom, left, right, touches, line, clutter, score, main)
 
 
 def _digit_mask(mask: np.ndarray) -> np.ndarray:
     """Keep the connected components that form the digit; drop specks, paper edges and shadows.
 
-    The digit is the main component (see components()); pieces at least a tenth of its size
-    nearby (a detached bar of a 5, broken pencil strokes) join it.
+    Ruled and margin lines are taken out first (see without_lines).  The digit is the main
+    component (see components()); pieces at least a tenth of its size nearby (a detached bar of a
+    5, broken pencil strokes) join it.
     """
-    c = components(mask)
+    c = _components_without_lines(mask)
     top, bottom, left, right, area, clutter, touches = c.top, c.bottom, c.left, c.right, c.area, c.clutter, c.touches
     keep = np.zeros(c.runs.count, bool)
     keep[c.main] = True
@@ -514,6 +525,81 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
             break
         keep = joined
     return _paint(c.runs, keep, mask.shape)
+
+
+def _components_without_lines(mask: np.ndarray) -> Components:
+    """components() of the mask with ruled and margin lines taken out.
+
+    Taking a line out can cut clutter into pieces: a sheet's outline or a desk's edge loses a
+    side, and what is left of it would look like a 1.  So the pieces of anything ruled out as
+    clutter, other than a line (which may have a digit written across it), stay ruled out.
+    """
+    cleaned = without_lines(mask)
+    if np.array_equal(cleaned, mask):
+        return components(mask)
+    whole = components(mask)
+    return components(cleaned, ruled_out=_paint(whole.runs, whole.clutter & ~whole.line, mask.shape))
+
+
+def without_lines(mask: np.ndarray) -> np.ndarray:
+    """The mask without ruled lines and margin lines, keeping the strokes of digits written across them.
+
+    A digit written across a line is one component with it, which would rule it out as clutter.
+    """
+    # Margin lines first, then ruled lines. Both cross the whole picture, where a digit's bar or a
+    # tall 1 in a tight crop stops short of it.
+    mask = mask & ~_line_pixels(mask.T, MARGIN_LENGTH).T
+    return mask & ~_line_pixels(mask, RULED_LENGTH)
+
+
+def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
+    """The pixels of thin horizontal lines across the mask, except where a stroke crosses them.
+
+    A line has a run of ink at least `length` × the width, and ink within LINE_REACH rows along
+    LINE_COVER × the width: it crosses the whole picture, though noise or fading may break it,
+    where a digit's bar in a narrow picture stops short.  Only thin lines count (a patch of shadow or desk
+    has long rows too, and must stay whole for the second looks); where a stroke crosses a line,
+    ink lies just above and just below the line's pixels, so those stay.
+    """
+    h, w = mask.shape
+    # Only rows with that much ink can hold such a run: finding runs in every row would cost more
+    # than the rest of the search for the digit.
+    candidates = np.flatnonzero(np.count_nonzero(mask, axis=1) >= length * w)
+    row, start, stop = row_runs(mask[candidates])
+    row = candidates[row]
+    long = stop - start >= length * w
+    if not long.any():
+        return np.zeros_like(mask)
+    long &= (np.count_nonzero(_grow_rows(mask, LINE_REACH), axis=1) >= LINE_COVER * w)[row]
+    line = np.zeros((h, w + 1), np.int8)
+    np.add.at(line, (row[long], start[long]), 1)
+    np.add.at(line, (row[long], stop[long]), -1)
+    # The rows beside the longest run are the line's too where they have ink: a line 2 px wide,
+    # or slightly slanted, is not one long run in each of its rows, and its leftovers would look
+    # like a thin stroke.
+    line = _grow_rows(np.cumsum(line, axis=1)[:, :-1] > 0, LINE_REACH) & mask
+    rest = mask & ~line
+    # Each column crosses the line in a stretch of line pixels: rows first to last (exclusive).
+    stretches = np.zeros((w, h + 2), np.int8)
+    stretches[:, 1:-1] = line.T
+    col, first = np.nonzero(np.diff(stretches, axis=1) == 1)
+    last = np.nonzero(np.diff(stretches, axis=1) == -1)[1]
+    thick = last - first > max(3, 0.03 * h)  # a patch, not a line
+    above = (first > 0) & rest[np.maximum(first - 1, 0), col]
+    below = (last < h) & rest[np.minimum(last, h - 1), col]
+    crossed = thick | (above & below)
+    for r0, r1, c in zip(first[crossed], last[crossed], col[crossed]):
+        line[r0:r1, c] = False
+    return line
+
+
+def _grow_rows(mask: np.ndarray, reach: int) -> np.ndarray:
+    """The mask grown up and down by `reach` rows."""
+    grown = mask.copy()
+    for d in range(1, reach + 1):
+        grown[d:] |= mask[:-d]
+        grown[:-d] |= mask[d:]
+    return grown
 
 
 def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

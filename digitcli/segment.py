@@ -43,7 +43,7 @@ from digitcli.preprocess import (
     components,
     digit_input,
     locate_ink,
-    row_runs,
+    without_lines,
 )
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the picture's pixels, end-exclusive
@@ -64,8 +64,6 @@ WIDE = 1.0  # ... and this many times its own height is touching digits
 PLAUSIBLE_ASPECT = 0.9  # digits are taller than wide; the pieces of a cut-up edge are not
 COVER_TRIES = 2  # looks again after covering a desk edge that outshone the ink
 EDGE_CLUTTER = 0.3  # ... one running along the edge for this fraction of the picture
-RULED_LENGTH = 0.5  # a row of ink longer than this share of the width is a ruled line
-MARGIN_LENGTH = 0.9  # a column of ink longer than this share of the height is a margin line
 WORK_SIZE = 512  # the ink is searched on a copy this size, as for one digit (768 and 1024 measured worse:
 # more broken strokes, no more digits found)
 
@@ -173,9 +171,7 @@ def _row_mask(mask: np.ndarray) -> np.ndarray:
     second looks at shadows and desks work the same) and grows to neighbours of a similar height
     that share its band, one neighbour at a time, so a rising or falling baseline is followed.
     """
-    # Margin lines first, then ruled lines. A margin crosses the whole sheet; a digit 1 is a
-    # vertical stroke too, so only nearly full-height ones go.
-    mask = _without_lines(_without_lines(mask.T, MARGIN_LENGTH).T, RULED_LENGTH)
+    mask = without_lines(mask)
     c = components(mask)
     top, bottom, left, right, area = c.top, c.bottom, c.left, c.right, c.area
     height = bottom - top
@@ -200,39 +196,6 @@ def _row_mask(mask: np.ndarray) -> np.ndarray:
         pieces |= (right > left[i]) & (left < right[i]) & (bottom > top[i] - 0.25 * tall) & (top < bottom[i] + 0.25 * tall)
     pieces &= ~c.clutter & ~row & (area >= PIECE_AREA * typical) & (height <= 1.5 * tall)
     return _paint(c.runs, row | pieces, mask.shape)
-
-
-def _without_lines(mask: np.ndarray, length: float) -> np.ndarray:
-    """Remove thin ruled lines: rows of ink longer than `length` × the picture's width; mend the
-    strokes they cross.
-
-    A digit written across a ruled line or a margin is one component with the line, which would
-    rule it out as clutter.  Only thin lines go (a patch of shadow or desk has long rows too, and
-    must stay whole for preprocess's second looks); where a stroke crosses a line, ink lies just
-    above and just below the removed pixels, so those are put back.
-    """
-    h, w = mask.shape
-    row, start, stop = row_runs(mask)
-    long = stop - start >= length * w
-    if not long.any():
-        return mask
-    line = np.zeros((h, w + 1), np.int8)
-    np.add.at(line, (row[long], start[long]), 1)
-    np.add.at(line, (row[long], stop[long]), -1)
-    line = np.cumsum(line, axis=1)[:, :-1] > 0
-    cleaned = mask & ~line
-    # Each column crosses the line in a stretch of removed pixels: rows first to last (exclusive).
-    stretches = np.zeros((w, h + 2), np.int8)
-    stretches[:, 1:-1] = line.T
-    col, first = np.nonzero(np.diff(stretches, axis=1) == 1)
-    last = np.nonzero(np.diff(stretches, axis=1) == -1)[1]
-    thick = last - first > max(3, 0.03 * h)  # a patch, not a line
-    above = (first > 0) & cleaned[np.maximum(first - 1, 0), col]
-    below = (last < h) & cleaned[np.minimum(last, h - 1), col]
-    back = thick | (above & below)
-    for r0, r1, c in zip(first[back], last[back], col[back]):
-        cleaned[r0:r1, c] = mask[r0:r1, c]
-    return cleaned
 
 
 # --- cutting the row into digits ---------------------------------------------------------------

@@ -284,3 +284,17 @@ def test_shadowed_corner_darker_than_the_ink_is_not_the_digit(seven, seven_28):
     rows, cols = np.mgrid[0:400, 0:400]
     x = to_mnist(np.where(cols + (399 - rows) < 200, 0.5 * canvas, canvas))
     assert correlation(x, seven_28) > 0.9
+
+
+def test_digit_written_across_a_margin_line(seven):
+    """The margin line runs through the digit: one component with it, yet only the digit is wanted."""
+    clean, margin = picture_with(seven, lambda draw: draw.line([(392, 30), (392, 599)], fill=40, width=3))
+    # The line's pixels where it crosses the strokes stay: a stub of a pixel or two.
+    assert shifted_correlation(to_mnist(margin), to_mnist(clean)) > 0.85
+
+
+def test_sides_of_an_outline_whose_ruled_edges_are_removed_are_not_the_digit(seven):
+    """The outline's top and bottom are long enough to pass for ruled lines; what is left of it,
+    two tall thin sides, must not be taken for a 1."""
+    clean, framed = picture_with(seven, lambda draw: draw.rectangle((20, 60, 780, 560), outline=40, width=4))
+    assert correlation(to_mnist(framed), to_mnist(clean)) > 0.95
