@@ -12,7 +12,9 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 4. on a copy at most WORK_SIZE px across, threshold at half the ink level, take out ruled and
    margin lines (keeping the strokes that cross them) and keep the connected components that
    make up the digit (specks, paper edges and strips of desk running across the picture at any
-   slant, the desk around a page and what is left of them once a line is taken out are dropped);
+   slant, the desk around a page and what is left of them once a line is taken out are dropped;
+   if all that is kept is a straight band running off the picture, a desk's edge darker than
+   faint pencil may have set the level: fainter ink further in is looked for without it);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
    locally (hard shadows); if it is a light sheet of paper on a darker desk, look inside it first
    (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
@@ -768,8 +770,36 @@ def _find_ink(
             keep = select(ink > max(level / 2, 3 * noise))
         except NoDigitError:
             continue
+        if _edge_band(keep):
+            keep, level = _fainter_ink(ink, noise, keep, level, select)
         return _Ink(keep, paper, sign, level)
     return None
+
+
+def _edge_band(keep: np.ndarray) -> bool:
+    """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
+    if not (keep[0].any() or keep[-1].any() or keep[:, 0].any() or keep[:, -1].any()):
+        return False
+    runs = _label_runs(keep)
+    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
+    return runs.count == 1 and bool(_thinness(runs, area)[0] <= 0.15)
+
+
+def _fainter_ink(
+    ink: np.ndarray, noise: float, keep: np.ndarray, level: float, select: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, float]:
+    """The band kept may be the edge of a desk or shadow, strong enough to set a level faint pencil
+    never reaches.  Without it, look for fainter ink: a sizeable find that stays inside wins."""
+    rest = np.where(_dilate(keep, 5), 0, ink)
+    try:
+        faint = _ink_level(rest, noise)
+        found = select(rest > max(faint / 2, 3 * noise))
+    except NoDigitError:
+        return keep, level
+    box = _bbox(found)
+    big = max(box[1] - box[0], box[3] - box[2]) >= 0.1 * max(ink.shape)
+    inside = not (found[0].any() or found[-1].any() or found[:, 0].any() or found[:, -1].any())
+    return (found, faint) if faint < 0.6 * level and big and inside else (keep, level)
 
 
 def _second_look(

@@ -320,3 +320,12 @@ def test_sheet_on_a_desk_is_looked_inside_before_its_edges_are_taken_for_strokes
     desk[0:380, 620:632] = 0.1  # the sheet's shadow on the desk
     x = to_mnist(desk + np.random.default_rng(0).normal(0, 0.02, desk.shape).astype(np.float32))
     assert correlation(x, seven_28) > 0.95
+
+
+def test_faint_digit_beside_a_dark_edge_running_off_the_picture(seven, seven_28):
+    """A desk's edge far darker than faint pencil sets an ink level the digit never reaches."""
+    page = np.full((600, 800), 0.9, np.float32)
+    page[150:450, 250:550] *= 1 - 0.25 * (1 - np.asarray(seven.resize((300, 300)), np.float32) / 255)
+    page[:360, 700:712] = 0.1
+    x = to_mnist(page + np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32))
+    assert correlation(x, seven_28) > 0.95
