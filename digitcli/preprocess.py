@@ -11,22 +11,25 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 3. measure noise and ink contrast; too little contrast means there is no digit;
 4. on a copy at most WORK_SIZE px across, threshold at half the ink level, take out ruled and
    margin lines (keeping the strokes that cross them) and keep the connected components that
-   make up the digit (specks, paper edges, the desk around a page and what is left of them once
-   a line is taken out are dropped);
+   make up the digit (specks, paper edges and strips of desk running across the picture at any
+   slant, the desk around a page and what is left of them once a line is taken out are dropped;
+   if all that is kept is a straight band running off the picture, a desk's edge darker than
+   faint pencil may have set the level: fainter ink further in is looked for without it);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
-   locally (hard shadows); if it is still a solid patch, or light "ink" on light paper (a lit
-   patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
+   locally (hard shadows); if it is a light sheet of paper on a darker desk, look inside it first
+   (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
+   light paper (a lit patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
    strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
    stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
-   or inside the patch when it is a sheet of paper on a darker desk;
+   or inside the patch when it turns out to be a sheet of paper on a darker desk;
 6. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
    (max-pooling, so thin pen lines survive) and bring the strokes to MNIST's width: thicken a
    fine pen, thin a bold font or marker;
 7. scale the longer side to 20 px with area averaging and place it by centre of mass.
 
 Everything is vectorised NumPy plus Pillow resizing (no SciPy/OpenCV): a 1200×900 photo takes
-about 9 ms here (plus ~3 ms to decode the JPEG to grey); a 28×28 MNIST picture about 5 µs when
+about 10 ms here (plus ~3 ms to decode the JPEG to grey); a 28×28 MNIST picture about 5 µs when
 load_digits tests a batch of them at once.
 """
 
@@ -457,7 +460,8 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     The main component is the largest one, with a handicap for touching the picture's edge (paper
     edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
-    So do a line from the edge across most of the picture, and a component framing a much smaller
+    So do a straight line (at any slant) from the edge across most of the picture, a band from
+    one side of it to the opposite one (a strip of desk), and a component framing a much smaller
     one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
     Components with a pixel in `ruled_out` are clutter too.
     """
@@ -479,7 +483,12 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     spans = (height >= 0.5 * h) | (width >= 0.5 * w)
     # A line from the picture's edge across most of it is a ruled line, a page edge or a border.
     across = ((width >= 0.7 * w) & (height <= 0.1 * width)) | ((height >= 0.7 * h) & (width <= 0.1 * height))
-    line = touches & across
+    # So is a slanted one (the edge of a sheet or desk, a shadow's rim), which the box test misses,
+    # and a band crossing from one side to the opposite one (a strip of desk beside a sheet): a
+    # digit that crosses the picture is a tight crop, where it is all there is (see below).
+    thinness = _thinness(runs, area)
+    crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
+    line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
     if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
         clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0
@@ -502,6 +511,27 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
         score[main] = 0
         main = int(np.argmax(score))
     return Components(runs, area, top, bottom, left, right, touches, line, clutter, score, main)
+
+
+def _thinness(runs: _Runs, area: np.ndarray) -> np.ndarray:
+    """Each component's width across its main axis over its length along it (from second moments).
+
+    About thickness / length for a straight band whatever its slant; far more for a digit, whose
+    strokes turn (a 1 is a line, but one that rarely spans the picture).
+    """
+    n = runs.count
+    first, last = runs.start.astype(np.float64), runs.stop.astype(np.float64) - 1
+    length, row = last - first + 1, runs.row.astype(np.float64)
+    # Sums of x, x², y, y², xy over each run's pixels, in closed form.
+    sx = length * (first + last) / 2
+    sxx = (last * (last + 1) * (2 * last + 1) - (first - 1) * first * (2 * first - 1)) / 6
+    terms = (sx, sxx, length * row, length * row**2, row * sx)
+    sums = [np.bincount(runs.component, weights=v, minlength=n) for v in terms]
+    mx, my = sums[0] / area, sums[2] / area
+    vxx, vyy, vxy = sums[1] / area - mx**2, sums[3] / area - my**2, sums[4] / area - mx * my
+    # Eigenvalues of the covariance: the spreads along the main axis and across it.
+    mean, diff = (vxx + vyy) / 2, np.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
+    return np.sqrt(np.clip(mean - diff, 0, None) / np.maximum(mean + diff, 1e-12))
 
 
 def _digit_mask(mask: np.ndarray) -> np.ndarray:
@@ -651,12 +681,32 @@ def locate_ink(
     paper = _fit_paper(gray)
     found = _find_ink(small, paper, factor, select)
     residual = _residual(small, paper, factor)
+
+    def inside(patch: np.ndarray) -> tuple[bool, _Result | None]:
+        """A solid light patch with something inside: most likely a sheet of paper on a darker desk
+        that fills less than half the photo, so the desk was taken for the paper.  Look inside it."""
+        sheet = None if inside_sheet else _sheet_picture(gray, small, patch, factor)
+        if sheet is not None:
+            picture, (y0, x0) = sheet
+            try:
+                inner = (offset[0] + y0, offset[1] + x0)
+                return True, locate_ink(picture, finish, select=select, inside_sheet=True, offset=inner, work_size=work_size)
+            except NoDigitError:
+                pass
+        return False, None
+
     # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
     # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
     # median) and look again; if that still finds a solid patch, or light "ink" on light paper that
     # thin dark strokes outweigh (a lit patch beside a shadow), look for thin dark strokes only.
     if found is None or _looks_like_area(found.keep):
         found = _second_look(small, paper, factor, found, _local_correction(residual), select)
+    if found is not None and found.sign > 0:
+        # A sheet is looked inside before the thin-stroke looks: those would find the sheet's
+        # edges (thin dark steps) as readily as the faint digit on it.
+        done, result = inside(found.keep)
+        if done:
+            return result
     if found is None or _not_dark_strokes(found, residual):
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select)
     elif not (found.sign > 0 and _is_sheet(found.keep)) and _stroke_share(found, residual) < 0.5:
@@ -667,17 +717,10 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
-    if not inside_sheet and found.sign > 0:
-        # A solid light patch with something inside: most likely a sheet of paper on a darker desk
-        # that fills less than half the photo, so the desk was taken for the paper.  Look inside it.
-        sheet = _sheet_picture(gray, small, found.keep, factor)
-        if sheet is not None:
-            picture, (y0, x0) = sheet
-            try:
-                inner = (offset[0] + y0, offset[1] + x0)
-                return locate_ink(picture, finish, select=select, inside_sheet=True, offset=inner, work_size=work_size)
-            except NoDigitError:
-                pass
+    if found.sign > 0:
+        done, result = inside(found.keep)
+        if done:
+            return result
     return finish(Found(gray, found, factor, offset))
 
 
@@ -727,8 +770,36 @@ def _find_ink(
             keep = select(ink > max(level / 2, 3 * noise))
         except NoDigitError:
             continue
+        if _edge_band(keep):
+            keep, level = _fainter_ink(ink, noise, keep, level, select)
         return _Ink(keep, paper, sign, level)
     return None
+
+
+def _edge_band(keep: np.ndarray) -> bool:
+    """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
+    if not (keep[0].any() or keep[-1].any() or keep[:, 0].any() or keep[:, -1].any()):
+        return False
+    runs = _label_runs(keep)
+    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
+    return runs.count == 1 and bool(_thinness(runs, area)[0] <= 0.15)
+
+
+def _fainter_ink(
+    ink: np.ndarray, noise: float, keep: np.ndarray, level: float, select: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, float]:
+    """The band kept may be the edge of a desk or shadow, strong enough to set a level faint pencil
+    never reaches.  Without it, look for fainter ink: a sizeable find that stays inside wins."""
+    rest = np.where(_dilate(keep, 5), 0, ink)
+    try:
+        faint = _ink_level(rest, noise)
+        found = select(rest > max(faint / 2, 3 * noise))
+    except NoDigitError:
+        return keep, level
+    box = _bbox(found)
+    big = max(box[1] - box[0], box[3] - box[2]) >= 0.1 * max(ink.shape)
+    inside = not (found[0].any() or found[-1].any() or found[:, 0].any() or found[:, -1].any())
+    return (found, faint) if faint < 0.6 * level and big and inside else (keep, level)
 
 
 def _second_look(

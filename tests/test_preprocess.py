@@ -298,3 +298,34 @@ def test_sides_of_an_outline_whose_ruled_edges_are_removed_are_not_the_digit(sev
     two tall thin sides, must not be taken for a 1."""
     clean, framed = picture_with(seven, lambda draw: draw.rectangle((20, 60, 780, 560), outline=40, width=4))
     assert correlation(to_mnist(framed), to_mnist(clean)) > 0.95
+
+
+@pytest.mark.parametrize("edge", [
+    lambda draw: draw.line([(560, 0), (680, 599)], fill=40, width=12),  # a slanted line: too wide a box for a ruled line
+    lambda draw: draw.polygon([(560, 0), (660, 0), (780, 599), (680, 599)], fill=60),  # a strip of desk across the picture
+])
+def test_slanted_edge_or_strip_across_the_page_is_not_the_digit(seven, edge):
+    """A desk's or sheet's edge, or a strip of desk, runs from the picture's edge across it at a slant."""
+    clean, edged = picture_with(seven, edge)
+    assert correlation(to_mnist(edged), to_mnist(clean)) > 0.95
+
+
+def test_sheet_on_a_desk_is_looked_inside_before_its_edges_are_taken_for_strokes(seven, seven_28):
+    """A sheet reaching the top of the photo, with a dark shadow along one side: the first look finds
+    the sheet as light ink; looking for thin dark strokes first would find the shadow, not the digit."""
+    desk = np.full((600, 800), 0.65, np.float32)
+    sheet = np.full((380, 420), 0.9, np.float32)
+    sheet[90:290, 110:310] *= 1 - 0.25 * (1 - np.asarray(seven.resize((200, 200)), np.float32) / 255)  # faint
+    desk[0:380, 200:620] = sheet
+    desk[0:380, 620:632] = 0.1  # the sheet's shadow on the desk
+    x = to_mnist(desk + np.random.default_rng(0).normal(0, 0.02, desk.shape).astype(np.float32))
+    assert correlation(x, seven_28) > 0.95
+
+
+def test_faint_digit_beside_a_dark_edge_running_off_the_picture(seven, seven_28):
+    """A desk's edge far darker than faint pencil sets an ink level the digit never reaches."""
+    page = np.full((600, 800), 0.9, np.float32)
+    page[150:450, 250:550] *= 1 - 0.25 * (1 - np.asarray(seven.resize((300, 300)), np.float32) / 255)
+    page[:360, 700:712] = 0.1
+    x = to_mnist(page + np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32))
+    assert correlation(x, seven_28) > 0.95
