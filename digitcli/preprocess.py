@@ -701,9 +701,11 @@ def locate_ink(
     # thin dark strokes outweigh (a lit patch beside a shadow), look for thin dark strokes only.
     if found is None or _looks_like_area(found.keep):
         found = _second_look(small, paper, factor, found, _local_correction(residual), select)
+    looked_inside = None
     if found is not None and found.sign > 0:
         # A sheet is looked inside before the thin-stroke looks: those would find the sheet's
         # edges (thin dark steps) as readily as the faint digit on it.
+        looked_inside = found
         done, result = inside(found.keep)
         if done:
             return result
@@ -717,7 +719,7 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
-    if found.sign > 0:
+    if found.sign > 0 and found is not looked_inside:  # the same find would fail the same way
         done, result = inside(found.keep)
         if done:
             return result
