@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import sys
@@ -203,12 +202,8 @@ def predict_with_text(
         for chunk in chunks:
             yield from predictor(*chunk)
         return
-    # Frozen objects are left out of the workers' garbage collections, so a forked worker does not
-    # copy the pages of the parent's (possibly 100,000-long) item list just by scanning them.
-    gc.freeze()
     pool = multiprocessing.get_context(_START_METHOD).Pool(
         min(workers, len(chunks)), initializer=_set_worker_predictor, initargs=(predictor,))
-    gc.unfreeze()
     try:
         for results in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
             yield from results
@@ -271,7 +266,7 @@ def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:
     """
     readable = [item.path for item in items if item.error is None]
     if number:
-        found = iter(_segment(path) for path in readable)
+        found = (_segment(path) for path in readable)
     else:
         from digitcli.preprocess import load_digits
 
