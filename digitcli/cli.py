@@ -194,7 +194,7 @@ def predict(
     `find scans -name '*.png' | digitcli predict - --format csv`
     """
     from digitcli import predict as batch
-    from digitcli import report
+    from digitcli import records
     from digitcli.rejection import Judge
 
     if number and preprocess is not Preprocess.auto:
@@ -206,7 +206,7 @@ def predict(
         if not items:
             return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
-    sink = report.PredictionSink(output_format.value, top_k, number=number)
+    sink = records.PredictionSink(output_format.value, top_k, number=number)
     results = batch.predict_with_text(items, network, mode=preprocess.value,
                                       save_dir=save_preprocessed,
                                       workers=workers or batch.default_workers(),
@@ -273,7 +273,7 @@ def evaluate(
     Default data: the MNIST test split. Examples: `digitcli evaluate --fail-under 0.98` ·
     `digitcli evaluate --ood /usr/share/datasets/fashion-mnist`
     """
-    from digitcli import calibration, data, metrics, report
+    from digitcli import calibration, data, metrics, records, report
     from digitcli.rejection import Judge
 
     network = _load_model(model)
@@ -291,10 +291,10 @@ def evaluate(
     if ood is not None:
         separation = _separation(network, Judge(True, min_confidence), split, ood)
     if output_format is TableOrJson.json:
-        report.write_json({"model": _model_name(model), "data": split.source, **evaluation.as_dict(),
-                           "accuracy": accuracy, "unreadable": unreadable,
-                           "calibration": calibrated,
-                           **({"unsure": separation} if separation else {})})
+        records.write_json({"model": _model_name(model), "data": split.source,
+                            **evaluation.as_dict(), "accuracy": accuracy,
+                            "unreadable": unreadable, "calibration": calibrated,
+                            **({"unsure": separation} if separation else {})})
     else:
         out = report.console()
         for table in report.evaluation_tables(evaluation, _model_name(model), split.source,
@@ -361,13 +361,13 @@ def inspect(
 
     Example: `digitcli inspect --image 7.png`
     """
-    from digitcli import inspection, report
+    from digitcli import inspection, records, report
 
     network = _load_model(model_path)
     summary = inspection.describe(network)
     trace = inspection.trace(network, image) if image else None
     if output_format is TableOrJson.json:
-        report.write_json({**summary, **({"image": trace} if trace else {})})
+        records.write_json({**summary, **({"image": trace} if trace else {})})
         return
     out = report.console()
     for table in report.model_tables(summary):
@@ -465,7 +465,7 @@ def train(
     unattended: `digitcli train --data mnist/ --data ours/ --deterministic --resume --promote
     models/prod.npz --fail-under 0.99 --require-better --quiet`
     """
-    from digitcli import report, training
+    from digitcli import records, report, training
 
     if not learning_rate > 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--learning-rate")
@@ -504,7 +504,7 @@ def train(
         "gate_failures": None if decision is None else decision.reasons,
     }
     if output_format is TableOrJson.json:
-        report.write_json(summary)
+        records.write_json(summary)
     else:
         rows = [("model file", summary["model"]),
                 ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),

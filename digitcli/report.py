@@ -1,13 +1,9 @@
-"""Everything users read: Rich tables for people, JSON / JSONL / CSV for programs, 28×28 pictures."""
+"""What people read: Rich tables and 28×28 pictures as text (records for programs: records.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
@@ -83,90 +79,6 @@ def status_text(p: Prediction | NumberPrediction) -> Text | str:
     return "ok"
 
 
-CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error",
-              "reason"]
-TABLE_ROWS_MAX = 1000  # beyond this a per-image table helps nobody: summarise instead
-
-
-@dataclass(frozen=True)
-class RecordText:
-    """One prediction as the text of its record in a jsonl, csv or json output (None for a table).
-
-    Plain data, so worker processes can make the text beside the prediction.
-    """
-
-    format: str
-    top_k: int | None = None
-    number: bool = False
-
-    @property
-    def csv_fields(self) -> list[str]:
-        return NUMBER_CSV_FIELDS if self.number else CSV_FIELDS
-
-    def __call__(self, prediction: Prediction | NumberPrediction) -> str | None:
-        if self.format not in ("jsonl", "csv", "json"):
-            return None
-        record = prediction.as_record(self.top_k)
-        if self.format == "csv":
-            line = io.StringIO()
-            csv.DictWriter(line, fieldnames=self.csv_fields, lineterminator="\n").writerow(
-                number_csv_row(record) if self.number else csv_row(record))
-            return line.getvalue()
-        return json.dumps(record) + ("\n" if self.format == "jsonl" else "")
-
-
-class PredictionSink:
-    """Writes predictions as they arrive, so memory stays flat however many images there are."""
-
-    def __init__(self, output_format: str, top_k: int, stream: TextIO | None = None, *,
-                 number: bool = False):
-        self.format, self.top_k, self.number = output_format, top_k, number
-        self.text = RecordText(output_format, top_k, number)
-        self.stream = stream or sys.stdout
-        self.count = 0
-        self.rows: list[Prediction] = []  # table format only, up to TABLE_ROWS_MAX
-        self.digits = np.zeros(10, dtype=np.int64)
-        self.failures = 0
-        self.unsure = 0
-        if output_format == "csv":
-            csv.DictWriter(self.stream, fieldnames=self.text.csv_fields, lineterminator="\n").writeheader()
-
-    def add(self, prediction: Prediction | NumberPrediction, text: str | None = None) -> None:
-        """Write one prediction; `text` is its record's text when a worker has made it already."""
-        if self.format == "table":
-            if len(self.rows) <= TABLE_ROWS_MAX:
-                self.rows.append(prediction)
-            for digit in _digits_read(prediction):
-                self.digits[digit] += 1
-        else:
-            text = text if text is not None else self.text(prediction)
-            if self.format == "json":
-                text = ("[\n  " if self.count == 0 else ",\n  ") + text
-            self.stream.write(text)
-        self.failures += prediction.status == "error"
-        self.unsure += prediction.status == "unsure"
-        self.count += 1
-
-    def close(self) -> None:
-        if self.format == "json":
-            self.stream.write("[]\n" if self.count == 0 else "\n]\n")
-        elif self.format == "table" and self.rows:
-            if len(self.rows) == 1 and self.rows[0].status != "error":
-                table = (number_table if self.number else prediction_table)(self.rows[0])
-            elif self.count <= TABLE_ROWS_MAX:
-                table = numbers_table(self.rows) if self.number else predictions_table(
-                    self.rows, self.top_k)
-            else:
-                table = digit_counts_table(self.digits, self.count, self.failures, self.unsure)
-            console(self.stream).print(table)
-
-
-def _digits_read(prediction: Prediction | NumberPrediction) -> list[int]:
-    if isinstance(prediction, NumberPrediction):
-        return [d.digit for d in prediction.digits]
-    return [] if prediction.digit is None else [prediction.digit]
-
-
 def number_table(prediction: NumberPrediction) -> Table:
     """One picture with `--number`: the number, then each digit with its confidence and box."""
     title = f"number {prediction.number} ({prediction.confidence:.2%} for its least sure digit)"
@@ -206,32 +118,6 @@ def digit_counts_table(digits: np.ndarray, count: int, failures: int, unsure: in
     table.add_row("of these unsure", f"{unsure:,}", "")
     table.add_row("failed", f"{failures:,}", "")
     return table
-
-
-def csv_row(record: dict) -> dict:
-    """Flatten a prediction record into the CSV columns."""
-    row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error", "reason")}
-    for d in range(10):
-        row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
-    return row
-
-
-NUMBER_CSV_FIELDS = ["path", "status", "number", "confidence", "digit_confidences", "boxes",
-                     "error", "reason"]
-
-
-def number_csv_row(record: dict) -> dict:
-    """A number record in CSV: per-digit values space-separated, boxes as x0,y0,x1,y1."""
-    row = {k: record[k] for k in ("path", "status", "number", "confidence", "error", "reason")}
-    row["digit_confidences"] = " ".join(repr(d["confidence"]) for d in record["digits"])
-    row["boxes"] = " ".join(",".join(map(str, d["box"])) for d in record["digits"])
-    return row
-
-
-def write_json(value, stream: TextIO | None = None) -> None:
-    stream = stream or sys.stdout
-    json.dump(value, stream, indent=2)
-    stream.write("\n")
 
 
 # ---------------------------------------------------------------------------- evaluate

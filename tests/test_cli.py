@@ -293,9 +293,9 @@ def test_json_output_is_one_valid_array(images, tiny_model):
 
 
 def test_large_batches_are_summarised_not_tabulated(images, tiny_model, monkeypatch):
-    from digitcli import report
+    from digitcli import records
 
-    monkeypatch.setattr(report, "TABLE_ROWS_MAX", 2)
+    monkeypatch.setattr(records, "TABLE_ROWS_MAX", 2)
     result = run("predict", images, "-r", "-m", tiny_model)
     assert result.exit_code == 0, result.output
     assert "3 images (use --format jsonl or csv" in result.stdout

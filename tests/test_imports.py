@@ -1,4 +1,4 @@
-"""`predict`, `evaluate`, `inspect` and `--help` never import TensorFlow or Keras."""
+"""`predict`, `evaluate`, `inspect` and `--help` never import TensorFlow or Keras; records, no Rich."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from digitcli.cli import app
 result = CliRunner().invoke(app, sys.argv[1:])
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))
-print(json.dumps({"exit": result.exit_code, "heavy": heavy, "output": result.output[-500:]}))
+rich = any(m.split('.')[0] == 'rich' for m in sys.modules)
+print(json.dumps({"exit": result.exit_code, "heavy": heavy, "rich": rich,
+                  "output": result.output[-500:]}))
 """
 
 
@@ -43,3 +45,12 @@ def test_command_does_not_import_tensorflow(command, tmp_path, tiny_model):
     result = run_in_fresh_process(*args)
     assert result["exit"] == 0, result["output"]
     assert result["heavy"] == []
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "csv", "json", "table"])
+def test_records_for_programs_do_not_import_rich(output_format, tmp_path, tiny_model):
+    image = tmp_path / "seven.png"
+    digit_image(7).save(image)
+    result = run_in_fresh_process("predict", image, "--model", tiny_model, "--format", output_format)
+    assert result["exit"] == 0, result["output"]
+    assert result["rich"] == (output_format == "table")  # Rich costs ~30 ms at every start
