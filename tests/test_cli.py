@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -66,6 +67,20 @@ def test_predict_jsonl_records_are_sorted_and_sum_to_one(images, tiny_model):
         assert sum(r["probabilities"]) == pytest.approx(1.0, abs=1e-6)
         assert r["digit"] == int(np.argmax(r["probabilities"]))
         assert r["confidence"] == pytest.approx(max(r["probabilities"]))
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "json"])
+def test_any_file_name_gives_a_valid_record(tmp_path, tiny_model, output_format):
+    """Non-ASCII names, and names that are not valid UTF-8 at all (Linux allows any bytes)."""
+    folder = tmp_path / "names"
+    folder.mkdir()
+    names = ["café ٣.png", os.fsdecode(b"scan-\xff.png")]
+    for name in names:
+        digit_image(7).save(os.path.join(folder, name))
+    result = run("predict", folder, "--format", output_format, "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout) if output_format == "json" else records(result.stdout)
+    assert sorted(os.path.basename(r["path"]) for r in rows) == sorted(names)
 
 
 def test_predict_without_recursive_stays_in_the_folder(images, tiny_model):
