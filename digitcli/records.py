@@ -46,7 +46,7 @@ class RecordText:
         record = prediction.as_record(self.top_k)
         if self.format == "csv":
             line = io.StringIO()
-            csv.DictWriter(line, fieldnames=self.csv_fields, lineterminator="\n").writerow(
+            csv.writer(line, lineterminator="\n").writerow(
                 number_csv_row(record) if self.number else csv_row(record))
             return line.getvalue()
         return json_text(record) + ("\n" if self.format == "jsonl" else "")
@@ -77,7 +77,7 @@ class PredictionSink:
         self.failures = 0
         self.unsure = 0
         if output_format == "csv":
-            csv.DictWriter(self.stream, fieldnames=self.text.csv_fields, lineterminator="\n").writeheader()
+            csv.writer(self.stream, lineterminator="\n").writerow(self.text.csv_fields)
 
     def add(self, prediction: Prediction | NumberPrediction, text: str | None = None) -> None:
         """Write one prediction; `text` is its record's text when a worker has made it already."""
@@ -119,20 +119,20 @@ def _digits_read(prediction: Prediction | NumberPrediction) -> list[int]:
     return [] if prediction.digit is None else [prediction.digit]
 
 
-def csv_row(record: dict) -> dict:
-    """Flatten a prediction record into the CSV columns."""
-    row = {k: record[k] for k in ("path", "status", "digit", "confidence", "error", "reason")}
-    for d in range(10):
-        row[f"p{d}"] = record["probabilities"][d] if record["probabilities"] else None
-    return row
+def csv_row(record: dict) -> list:
+    """A prediction record's values in CSV_FIELDS order."""
+    probabilities = record["probabilities"] or [None] * 10
+    return [record["path"], record["status"], record["digit"], record["confidence"],
+            *probabilities, record["error"], record["reason"]]
 
 
-def number_csv_row(record: dict) -> dict:
-    """A number record in CSV: per-digit values space-separated, boxes as x0,y0,x1,y1."""
-    row = {k: record[k] for k in ("path", "status", "number", "confidence", "error", "reason")}
-    row["digit_confidences"] = " ".join(repr(d["confidence"]) for d in record["digits"])
-    row["boxes"] = " ".join(",".join(map(str, d["box"])) for d in record["digits"])
-    return row
+def number_csv_row(record: dict) -> list:
+    """A number record in NUMBER_CSV_FIELDS order: per-digit values space-separated, boxes as
+    x0,y0,x1,y1."""
+    return [record["path"], record["status"], record["number"], record["confidence"],
+            " ".join(repr(d["confidence"]) for d in record["digits"]),
+            " ".join(",".join(map(str, d["box"])) for d in record["digits"]),
+            record["error"], record["reason"]]
 
 
 def write_json(value, stream: TextIO | None = None) -> None:
