@@ -22,7 +22,10 @@ import numpy as np
 from digitcli.infer import activations, scale_inputs
 from digitcli.metrics import BATCH
 
-TARGET_REJECTION = 0.01  # share of held-out digits the default policy may call unsure
+# Share of held-out digits the default policy calls unsure. The goal is at most 1% of new
+# digits; fitted on 6,600 held-out digits, the rate on MNIST's test set came out between 0.94%
+# and 1.12% over four trainings aimed at 1%, so aim a quarter below it.
+TARGET_REJECTION = 0.0075
 COMPONENTS = 80  # principal components kept: more keep more of a digit, and of a non-digit too
 FIT_SAMPLE = 20000  # training images used for the components (more change them very little)
 SIGNALS = ("energy", "shape")
