@@ -22,7 +22,9 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
    stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
-   or inside the patch when it turns out to be a sheet of paper on a darker desk;
+   or inside the patch when it turns out to be a sheet of paper on a darker desk; light "ink" that
+   runs off the picture (the lit side of a shadow's edge, a lit strip) gives way to dark strokes
+   inside the picture, looked for with the lighting followed locally;
 6. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
    (max-pooling, so thin pen lines survive) and bring the strokes to MNIST's width: thicken a
    fine pen, thin a bold font or marker;
@@ -719,6 +721,8 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
+    if found.sign > 0 and _touches_edge(found.keep):
+        found = _dark_inside(small, paper, factor, found, _local_correction(residual), select)
     if found.sign > 0 and found is not looked_inside:  # the same find would fail the same way
         done, result = inside(found.keep)
         if done:
@@ -780,7 +784,7 @@ def _find_ink(
 
 def _edge_band(keep: np.ndarray) -> bool:
     """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
-    if not (keep[0].any() or keep[-1].any() or keep[:, 0].any() or keep[:, -1].any()):
+    if not _touches_edge(keep):
         return False
     runs = _label_runs(keep)
     area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
@@ -800,8 +804,7 @@ def _fainter_ink(
         return keep, level
     box = _bbox(found)
     big = max(box[1] - box[0], box[3] - box[2]) >= 0.1 * max(ink.shape)
-    inside = not (found[0].any() or found[-1].any() or found[:, 0].any() or found[:, -1].any())
-    return (found, faint) if faint < 0.6 * level and big and inside else (keep, level)
+    return (found, faint) if faint < 0.6 * level and big and not _touches_edge(found) else (keep, level)
 
 
 def _second_look(
@@ -819,6 +822,28 @@ def _second_look(
     if retry is not None and (found is None or anywhere or _is_elsewhere(retry.keep, found.keep)):
         return retry
     return found
+
+
+def _dark_inside(
+    small: np.ndarray,
+    paper: _Paper,
+    factor: int,
+    found: _Ink,
+    local: np.ndarray,
+    select: Callable[[np.ndarray], np.ndarray],
+) -> _Ink:
+    """Light "ink" that runs off the picture: chalk is written inside the board, but the lit side of a
+    shadow's edge, or a lit strip between two shadows, runs on out of the frame.  With the lighting
+    followed locally, dark strokes that stay inside the picture win."""
+    retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor, select)
+    if retry is not None and retry.sign < 0 and not _touches_edge(retry.keep):
+        return retry
+    return found
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    """True if the mask has a pixel on the picture's border."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def _residual(small: np.ndarray, paper: _Paper, factor: int) -> np.ndarray:

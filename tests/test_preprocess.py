@@ -329,3 +329,15 @@ def test_faint_digit_beside_a_dark_edge_running_off_the_picture(seven, seven_28)
     page[:360, 700:712] = 0.1
     x = to_mnist(page + np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32))
     assert correlation(x, seven_28) > 0.95
+
+
+def test_lit_strip_running_off_the_picture_is_not_light_ink():
+    """A lit strip between two shadows crosses a dim page beside a faint, thin pencil 7: the strip is
+    brighter than the page, but it runs off the picture, where chalk would not; the 7 is the ink."""
+    pen = Image.new("L", (800, 600), 255)
+    ImageDraw.Draw(pen).line([(560, 110), (620, 110), (580, 200)], fill=0, width=3)
+    page = 0.55 * (1 - 0.3 * (1 - np.asarray(pen, np.float32) / 255))
+    noise = np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32)
+    rows, cols = np.mgrid[0:600, 0:800]
+    lit = 1 + 0.3 * np.clip((120 - np.abs(cols - 0.8 * rows - 400)) / 10, 0, 1)
+    assert correlation(to_mnist(page * lit + noise), to_mnist(page + noise)) > 0.95
