@@ -721,7 +721,7 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
-    if found.sign > 0 and _touches_edge(found.keep):
+    if _touches_edge(found.keep):
         found = _dark_inside(small, paper, factor, found, _local_correction(residual), select)
     if found.sign > 0 and found is not looked_inside:  # the same find would fail the same way
         done, result = inside(found.keep)
@@ -832,11 +832,13 @@ def _dark_inside(
     local: np.ndarray,
     select: Callable[[np.ndarray], np.ndarray],
 ) -> _Ink:
-    """Light "ink" that runs off the picture: chalk is written inside the board, but the lit side of a
-    shadow's edge, or a lit strip between two shadows, runs on out of the frame.  With the lighting
-    followed locally, dark strokes that stay inside the picture win."""
+    """Ink that runs off the picture may be a step, not strokes: light "ink" the lit side of a shadow's
+    edge or a lit strip between shadows (chalk is written inside the board), dark "ink" a desk's
+    or a sheet's edge.  With the lighting followed locally, dark strokes that stay inside the
+    picture win; for dark ink only if they lie elsewhere (not a piece of a digit cut by the frame)."""
     retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor, select)
-    if retry is not None and retry.sign < 0 and not _touches_edge(retry.keep):
+    if (retry is not None and retry.sign < 0 and not _touches_edge(retry.keep)
+            and (found.sign > 0 or _is_elsewhere(retry.keep, found.keep))):
         return retry
     return found
 

@@ -341,3 +341,17 @@ def test_lit_strip_running_off_the_picture_is_not_light_ink():
     rows, cols = np.mgrid[0:600, 0:800]
     lit = 1 + 0.3 * np.clip((120 - np.abs(cols - 0.8 * rows - 400)) / 10, 0, 1)
     assert correlation(to_mnist(page * lit + noise), to_mnist(page + noise)) > 0.95
+
+
+def test_corner_of_a_sheet_with_a_dark_rim_is_not_the_digit():
+    """A sheet's corner on a dark desk, with a dark rim (its shadow) along one edge running off the
+    picture, and a faint pencil 7 on the sheet: the rim is darker than the pencil, but it is a step."""
+    pen = Image.new("L", (800, 600), 255)
+    ImageDraw.Draw(pen).line([(260, 220), (330, 220), (285, 330)], fill=0, width=3)
+    page = 0.85 * (1 - 0.25 * (1 - np.asarray(pen, np.float32) / 255))
+    noise = np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32)
+    rows, cols = np.mgrid[0:600, 0:800]
+    desk = (cols - 560 - 0.3 * rows > 0) | (rows - 480 + 0.2 * cols > 0)
+    rim = np.abs(cols - 560 - 0.3 * rows) < 3
+    photo = np.where(desk, 0.3, np.where(rim, 0.15, page))
+    assert correlation(to_mnist(photo + noise), to_mnist(page + noise)) > 0.95
