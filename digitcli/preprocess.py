@@ -16,8 +16,9 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    if all that is kept is a straight band running off the picture, a desk's edge darker than
    faint pencil may have set the level: fainter ink further in is looked for without it);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
-   locally (hard shadows); if it is a light sheet of paper on a darker desk, look inside it first
-   (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
+   locally (hard shadows); if it is a light sheet of paper on a darker desk, or the paper inside
+   a loop of a bold digit on such a sheet (it lies in a hole of the sheet), look inside the sheet
+   first (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
    light paper (a lit patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
    strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
@@ -708,7 +709,7 @@ def locate_ink(
         # A sheet is looked inside before the thin-stroke looks: those would find the sheet's
         # edges (thin dark steps) as readily as the faint digit on it.
         looked_inside = found
-        done, result = inside(found.keep)
+        done, result = inside(_sheet_around(found, small, factor))
         if done:
             return result
     if found is None or _not_dark_strokes(found, residual):
@@ -917,6 +918,23 @@ def _is_sheet(patch: np.ndarray) -> bool:
         return False
     hole_box = _bbox(holes)
     return _stroke_width(holes) <= 0.25 * max(hole_box[1] - hole_box[0], hole_box[3] - hole_box[2])
+
+
+def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
+    """The light patch whose hole holds the light ink found, with it, or else what was found.
+
+    On a sheet lying on a darker desk, with the desk taken for the paper, the paper inside a loop
+    of a bold dark digit is a light patch of its own in a hole of the sheet: the sheet is the patch
+    to look inside."""
+    residual = _residual(small, found.paper, factor)
+    runs = _label_runs(found.sign * residual > found.level / 2)
+    if runs.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
+        return found.keep
+    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
+    biggest = _paint(runs, np.arange(runs.count) == np.argmax(area), residual.shape)
+    if (found.keep & biggest).any() or (found.keep & ~_fill_holes(biggest)).any():
+        return found.keep
+    return biggest | found.keep
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

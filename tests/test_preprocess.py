@@ -355,3 +355,14 @@ def test_corner_of_a_sheet_with_a_dark_rim_is_not_the_digit():
     rim = np.abs(cols - 560 - 0.3 * rows) < 3
     photo = np.where(desk, 0.3, np.where(rim, 0.15, page))
     assert correlation(to_mnist(photo + noise), to_mnist(page + noise)) > 0.95
+
+
+def test_paper_inside_a_bold_zero_on_a_small_sheet_is_not_the_digit():
+    """A small sheet on a dark desk, taken for light ink, with a bold 0 on it: the paper inside the 0's
+    loop is light "ink" too, and inside the picture, but it lies in a hole of the sheet."""
+    sheet = Image.new("L", (200, 160), 230)
+    ImageDraw.Draw(sheet).ellipse((70, 30, 130, 130), outline=20, width=14)
+    desk = Image.new("L", (800, 600), 50)
+    desk.paste(sheet, (300, 200))
+    photo = np.asarray(desk, np.float32) / 255 + np.random.default_rng(0).normal(0, 0.02, (600, 800)).astype(np.float32)
+    assert correlation(to_mnist(photo), to_mnist(np.asarray(sheet))) > 0.95
