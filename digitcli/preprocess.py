@@ -12,7 +12,8 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 4. on a copy at most WORK_SIZE px across, threshold at half the ink level, take out ruled and
    margin lines (keeping the strokes that cross them) and keep the connected components that
    make up the digit (specks, paper edges and strips of desk running across the picture at any
-   slant, the desk around a page and what is left of them once a line is taken out are dropped;
+   slant, long thin straight lines that fade before its edges, the desk around a page and what
+   is left of them once a line is taken out are dropped;
    if all that is kept is a straight band running off the picture, a desk's edge darker than
    faint pencil may have set the level: fainter ink further in is looked for without it);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
@@ -67,6 +68,7 @@ STROKE_WINDOW = 6  # the stroke-removing closing spans 1/6 of the picture: wider
 RULED_LENGTH = 0.5  # a ruled line has a run of ink at least this share of the picture's width,
 MARGIN_LENGTH = 0.7  # a margin line one of at least this share of its height,
 LINE_COVER = 0.9  # and both have ink along this share of it (noise or fading may break them)
+THIN_LINE = 0.02  # a straight component thinner than this for its length is a line, not a stroke
 LINE_REACH = 2  # a line's pixels reach this many px beside its longest run (its width, a slight slant)
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
@@ -463,9 +465,11 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     The main component is the largest one, with a handicap for touching the picture's edge (paper
     edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
-    So do a straight line (at any slant) from the edge across most of the picture, a band from
-    one side of it to the opposite one (a strip of desk), and a component framing a much smaller
-    one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
+    So do a straight line (at any slant) from the edge across most of the picture, a very thin
+    straight one at least 0.3 of the picture long even if it fades out before the edge (a ruled
+    line in uneven light), a band from one side of the picture to the opposite one (a strip of
+    desk), and a component framing a much smaller one (a sheet's outline); filled round blobs
+    (specks, blots) are handicapped like edge contact.
     Components with a pixel in `ruled_out` are clutter too.
     """
     h, w = mask.shape
@@ -492,6 +496,9 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     thinness = _thinness(runs, area)
     crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
     line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
+    # A ruled or margin line that fades out before the picture's edge (vignetting, uneven light) is
+    # still far straighter and thinner for its length than a digit's stroke, even a 1's.
+    line |= (long_side >= 0.3 * max(h, w)) & (thinness <= THIN_LINE)
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
     if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
         clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0

@@ -366,3 +366,10 @@ def test_paper_inside_a_bold_zero_on_a_small_sheet_is_not_the_digit():
     desk.paste(sheet, (300, 200))
     photo = np.asarray(desk, np.float32) / 255 + np.random.default_rng(0).normal(0, 0.02, (600, 800)).astype(np.float32)
     assert correlation(to_mnist(photo), to_mnist(np.asarray(sheet))) > 0.95
+
+
+def test_margin_line_fading_before_the_edges_is_not_the_digit(seven):
+    """A margin line that uneven light fades out before it reaches the picture's edges is long, thin
+    and straight: a line, though it does not run off the picture (a 1's stroke is far shorter)."""
+    clean, margin = picture_with(seven, lambda draw: draw.line([(100, 60), (100, 540)], fill=40, width=5))
+    assert correlation(to_mnist(margin), to_mnist(clean)) > 0.95
