@@ -12,17 +12,21 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 4. on a copy at most WORK_SIZE px across, threshold at half the ink level, take out ruled and
    margin lines (keeping the strokes that cross them) and keep the connected components that
    make up the digit (specks, paper edges and strips of desk running across the picture at any
-   slant, the desk around a page and what is left of them once a line is taken out are dropped;
+   slant, long thin straight lines that fade before its edges, the desk around a page and what
+   is left of them once a line is taken out are dropped;
    if all that is kept is a straight band running off the picture, a desk's edge darker than
    faint pencil may have set the level: fainter ink further in is looked for without it);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
-   locally (hard shadows); if it is a light sheet of paper on a darker desk, look inside it first
-   (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
+   locally (hard shadows); if it is a light sheet of paper on a darker desk, or the paper inside
+   a loop of a bold digit on such a sheet (it lies in a hole of the sheet), look inside the sheet
+   first (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
    light paper (a lit patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
    strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
    stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
-   or inside the patch when it turns out to be a sheet of paper on a darker desk;
+   or inside the patch when it turns out to be a sheet of paper on a darker desk; light "ink" that
+   runs off the picture (the lit side of a shadow's edge, a lit strip) gives way to dark strokes
+   inside the picture, looked for with the lighting followed locally;
 6. cut the digit out of the full-resolution picture, map ink to [0, 1], shrink it to 80-159 px
    (max-pooling, so thin pen lines survive) and bring the strokes to MNIST's width: thicken a
    fine pen, thin a bold font or marker;
@@ -64,6 +68,7 @@ STROKE_WINDOW = 6  # the stroke-removing closing spans 1/6 of the picture: wider
 RULED_LENGTH = 0.5  # a ruled line has a run of ink at least this share of the picture's width,
 MARGIN_LENGTH = 0.7  # a margin line one of at least this share of its height,
 LINE_COVER = 0.9  # and both have ink along this share of it (noise or fading may break them)
+THIN_LINE = 0.02  # a straight component thinner than this for its length is a line, not a stroke
 LINE_REACH = 2  # a line's pixels reach this many px beside its longest run (its width, a slight slant)
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
@@ -460,9 +465,11 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     The main component is the largest one, with a handicap for touching the picture's edge (paper
     edges, shadows, neighbours cut by the frame); long edge contact or a solid blob across the edge
     rules a component out, unless it is all there is (a digit cropped tightly or drawn to the edge).
-    So do a straight line (at any slant) from the edge across most of the picture, a band from
-    one side of it to the opposite one (a strip of desk), and a component framing a much smaller
-    one (a sheet's outline); filled round blobs (specks, blots) are handicapped like edge contact.
+    So do a straight line (at any slant) from the edge across most of the picture, a very thin
+    straight one at least 0.3 of the picture long even if it fades out before the edge (a ruled
+    line in uneven light), a band from one side of the picture to the opposite one (a strip of
+    desk), and a component framing a much smaller one (a sheet's outline); filled round blobs
+    (specks, blots) are handicapped like edge contact.
     Components with a pixel in `ruled_out` are clutter too.
     """
     h, w = mask.shape
@@ -489,6 +496,9 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     thinness = _thinness(runs, area)
     crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
     line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
+    # A ruled or margin line that fades out before the picture's edge (vignetting, uneven light) is
+    # still far straighter and thinner for its length than a digit's stroke, even a 1's.
+    line |= (long_side >= 0.3 * max(h, w)) & (thinness <= THIN_LINE)
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
     if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
         clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0
@@ -706,7 +716,7 @@ def locate_ink(
         # A sheet is looked inside before the thin-stroke looks: those would find the sheet's
         # edges (thin dark steps) as readily as the faint digit on it.
         looked_inside = found
-        done, result = inside(found.keep)
+        done, result = inside(_sheet_around(found, small, factor))
         if done:
             return result
     if found is None or _not_dark_strokes(found, residual):
@@ -719,6 +729,8 @@ def locate_ink(
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select, anywhere=anywhere)
     if found is None:
         raise NoDigitError(NO_DIGIT)
+    if _touches_edge(found.keep):
+        found = _dark_inside(small, paper, factor, found, _local_correction(residual), select)
     if found.sign > 0 and found is not looked_inside:  # the same find would fail the same way
         done, result = inside(found.keep)
         if done:
@@ -780,7 +792,7 @@ def _find_ink(
 
 def _edge_band(keep: np.ndarray) -> bool:
     """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
-    if not (keep[0].any() or keep[-1].any() or keep[:, 0].any() or keep[:, -1].any()):
+    if not _touches_edge(keep):
         return False
     runs = _label_runs(keep)
     area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
@@ -800,8 +812,7 @@ def _fainter_ink(
         return keep, level
     box = _bbox(found)
     big = max(box[1] - box[0], box[3] - box[2]) >= 0.1 * max(ink.shape)
-    inside = not (found[0].any() or found[-1].any() or found[:, 0].any() or found[:, -1].any())
-    return (found, faint) if faint < 0.6 * level and big and inside else (keep, level)
+    return (found, faint) if faint < 0.6 * level and big and not _touches_edge(found) else (keep, level)
 
 
 def _second_look(
@@ -819,6 +830,30 @@ def _second_look(
     if retry is not None and (found is None or anywhere or _is_elsewhere(retry.keep, found.keep)):
         return retry
     return found
+
+
+def _dark_inside(
+    small: np.ndarray,
+    paper: _Paper,
+    factor: int,
+    found: _Ink,
+    local: np.ndarray,
+    select: Callable[[np.ndarray], np.ndarray],
+) -> _Ink:
+    """Ink that runs off the picture may be a step, not strokes: light "ink" the lit side of a shadow's
+    edge or a lit strip between shadows (chalk is written inside the board), dark "ink" a desk's
+    or a sheet's edge.  With the lighting followed locally, dark strokes that stay inside the
+    picture win; for dark ink only if they lie elsewhere (not a piece of a digit cut by the frame)."""
+    retry = _find_ink(small, _Paper(paper.coef, paper.shape, local, factor), factor, select)
+    if (retry is not None and retry.sign < 0 and not _touches_edge(retry.keep)
+            and (found.sign > 0 or _is_elsewhere(retry.keep, found.keep))):
+        return retry
+    return found
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    """True if the mask has a pixel on the picture's border."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def _residual(small: np.ndarray, paper: _Paper, factor: int) -> np.ndarray:
@@ -890,6 +925,23 @@ def _is_sheet(patch: np.ndarray) -> bool:
         return False
     hole_box = _bbox(holes)
     return _stroke_width(holes) <= 0.25 * max(hole_box[1] - hole_box[0], hole_box[3] - hole_box[2])
+
+
+def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
+    """The light patch whose hole holds the light ink found, with it, or else what was found.
+
+    On a sheet lying on a darker desk, with the desk taken for the paper, the paper inside a loop
+    of a bold dark digit is a light patch of its own in a hole of the sheet: the sheet is the patch
+    to look inside."""
+    residual = _residual(small, found.paper, factor)
+    runs = _label_runs(found.sign * residual > found.level / 2)
+    if runs.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
+        return found.keep
+    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
+    biggest = _paint(runs, np.arange(runs.count) == np.argmax(area), residual.shape)
+    if (found.keep & biggest).any() or (found.keep & ~_fill_holes(biggest)).any():
+        return found.keep
+    return biggest | found.keep
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

@@ -329,3 +329,47 @@ def test_faint_digit_beside_a_dark_edge_running_off_the_picture(seven, seven_28)
     page[:360, 700:712] = 0.1
     x = to_mnist(page + np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32))
     assert correlation(x, seven_28) > 0.95
+
+
+def test_lit_strip_running_off_the_picture_is_not_light_ink():
+    """A lit strip between two shadows crosses a dim page beside a faint, thin pencil 7: the strip is
+    brighter than the page, but it runs off the picture, where chalk would not; the 7 is the ink."""
+    pen = Image.new("L", (800, 600), 255)
+    ImageDraw.Draw(pen).line([(560, 110), (620, 110), (580, 200)], fill=0, width=3)
+    page = 0.55 * (1 - 0.3 * (1 - np.asarray(pen, np.float32) / 255))
+    noise = np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32)
+    rows, cols = np.mgrid[0:600, 0:800]
+    lit = 1 + 0.3 * np.clip((120 - np.abs(cols - 0.8 * rows - 400)) / 10, 0, 1)
+    assert correlation(to_mnist(page * lit + noise), to_mnist(page + noise)) > 0.95
+
+
+def test_corner_of_a_sheet_with_a_dark_rim_is_not_the_digit():
+    """A sheet's corner on a dark desk, with a dark rim (its shadow) along one edge running off the
+    picture, and a faint pencil 7 on the sheet: the rim is darker than the pencil, but it is a step."""
+    pen = Image.new("L", (800, 600), 255)
+    ImageDraw.Draw(pen).line([(260, 220), (330, 220), (285, 330)], fill=0, width=3)
+    page = 0.85 * (1 - 0.25 * (1 - np.asarray(pen, np.float32) / 255))
+    noise = np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32)
+    rows, cols = np.mgrid[0:600, 0:800]
+    desk = (cols - 560 - 0.3 * rows > 0) | (rows - 480 + 0.2 * cols > 0)
+    rim = np.abs(cols - 560 - 0.3 * rows) < 3
+    photo = np.where(desk, 0.3, np.where(rim, 0.15, page))
+    assert correlation(to_mnist(photo + noise), to_mnist(page + noise)) > 0.95
+
+
+def test_paper_inside_a_bold_zero_on_a_small_sheet_is_not_the_digit():
+    """A small sheet on a dark desk, taken for light ink, with a bold 0 on it: the paper inside the 0's
+    loop is light "ink" too, and inside the picture, but it lies in a hole of the sheet."""
+    sheet = Image.new("L", (200, 160), 230)
+    ImageDraw.Draw(sheet).ellipse((70, 30, 130, 130), outline=20, width=14)
+    desk = Image.new("L", (800, 600), 50)
+    desk.paste(sheet, (300, 200))
+    photo = np.asarray(desk, np.float32) / 255 + np.random.default_rng(0).normal(0, 0.02, (600, 800)).astype(np.float32)
+    assert correlation(to_mnist(photo), to_mnist(np.asarray(sheet))) > 0.95
+
+
+def test_margin_line_fading_before_the_edges_is_not_the_digit(seven):
+    """A margin line that uneven light fades out before it reaches the picture's edges is long, thin
+    and straight: a line, though it does not run off the picture (a 1's stroke is far shorter)."""
+    clean, margin = picture_with(seven, lambda draw: draw.line([(100, 60), (100, 540)], fill=40, width=5))
+    assert correlation(to_mnist(margin), to_mnist(clean)) > 0.95
