@@ -198,8 +198,8 @@ def _draw_photo(label: int, rng: np.random.Generator) -> Image.Image:
 
 
 def keras_model(digitcli: list[str], model: Path, out: Path, env: dict[str, str]) -> Path:
-    """`digitcli export MODEL --out OUT.keras` (once)."""
-    if out.exists():
+    """`digitcli export MODEL --out OUT.keras`, again whenever MODEL is newer than OUT."""
+    if out.exists() and out.stat().st_mtime >= model.stat().st_mtime:
         return out
     tmp = out.with_name("tmp-" + out.name)
     result = subprocess.run([*digitcli, "export", str(model), "--out", str(tmp)], env=env,
