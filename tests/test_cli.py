@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 
@@ -94,6 +96,20 @@ def test_predict_csv_and_json(images, tiny_model):
     assert len(csv_out) == 4
     as_json = json.loads(run("predict", images, "-r", "-f", "json", "-m", tiny_model).stdout)
     assert [r["status"] for r in as_json] == ["ok"] * 3
+
+
+def test_csv_columns_hold_the_json_values(images, tiny_model):
+    """Each CSV row is built in column order by hand: every value sits under its own header."""
+    rows = list(csv.DictReader(io.StringIO(
+        run("predict", images, "-r", "-f", "csv", "-m", tiny_model).stdout)))
+    records = json.loads(run("predict", images, "-r", "-f", "json", "-m", tiny_model).stdout)
+    assert len(rows) == len(records) == 3
+    for row, record in zip(rows, records):
+        assert row["path"] == record["path"] and row["status"] == record["status"]
+        assert int(row["digit"]) == record["digit"]
+        assert float(row["confidence"]) == record["confidence"]
+        assert [float(row[f"p{d}"]) for d in range(10)] == record["probabilities"]
+        assert row["error"] == "" and row["reason"] == ""
 
 
 def test_predict_reads_paths_from_stdin(images, tiny_model):
