@@ -1,4 +1,5 @@
-"""Predictions for programs: JSONL, CSV and JSON records, streamed as they arrive.
+"""Output for programs: prediction records (JSONL, CSV, JSON) streamed as they arrive, and the
+JSON documents of `evaluate`, `inspect` and `train`.
 
 Kept apart from report.py (Rich tables for people) so that machine-readable output never
 imports Rich: that saves about 30 ms at every start.
