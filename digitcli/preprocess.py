@@ -70,6 +70,7 @@ MARGIN_LENGTH = 0.7  # a margin line one of at least this share of its height,
 LINE_COVER = 0.9  # and both have ink along this share of it (noise or fading may break them)
 THIN_LINE = 0.02  # a straight component thinner than this for its length is a line, not a stroke
 LINE_REACH = 2  # a line's pixels reach this many px beside its longest run (its width, a slight slant)
+CRUMB = 0.06  # a find whose longer side is under this share of the picture's may be a speck
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
 
@@ -781,12 +782,20 @@ def _find_ink(
         ink = sign * residual
         try:
             level = _ink_level(ink, noise)
-            keep = select(ink > max(level / 2, 3 * noise))
         except NoDigitError:
             continue
-        if _edge_band(keep):
+        mask = ink > max(level / 2, 3 * noise)
+        try:
+            keep = select(mask)
+        except NoDigitError:
+            keep = None
+        if keep is None or _is_crumb(keep):
+            # Dark specks may set a level faint pencil never reaches: measure it without them.
+            keep, level = _fainter_ink(ink, noise, keep, level, select, hidden=_crumbs(mask))
+        elif _edge_band(keep):
             keep, level = _fainter_ink(ink, noise, keep, level, select)
-        return _Ink(keep, paper, sign, level)
+        if keep is not None:
+            return _Ink(keep, paper, sign, level)
     return None
 
 
@@ -800,19 +809,39 @@ def _edge_band(keep: np.ndarray) -> bool:
 
 
 def _fainter_ink(
-    ink: np.ndarray, noise: float, keep: np.ndarray, level: float, select: Callable[[np.ndarray], np.ndarray]
-) -> tuple[np.ndarray, float]:
-    """The band kept may be the edge of a desk or shadow, strong enough to set a level faint pencil
-    never reaches.  Without it, look for fainter ink: a sizeable find that stays inside wins."""
-    rest = np.where(_dilate(keep, 5), 0, ink)
+    ink: np.ndarray,
+    noise: float,
+    keep: np.ndarray | None,
+    level: float,
+    select: Callable[[np.ndarray], np.ndarray],
+    hidden: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, float]:
+    """Look for ink fainter than `level`, which something stronger may have set beyond faint pencil's
+    reach: the band kept (a desk's or shadow's edge), left out of the level and the search, or
+    dark specks (`hidden`), left out of the level only.  A sizeable find that stays inside wins.
+    """
+    rest = np.where(_dilate(keep if hidden is None else hidden, 5), 0, ink)
     try:
         faint = _ink_level(rest, noise)
-        found = select(rest > max(faint / 2, 3 * noise))
+        found = select((rest if hidden is None else ink) > max(faint / 2, 3 * noise))
     except NoDigitError:
         return keep, level
     box = _bbox(found)
     big = max(box[1] - box[0], box[3] - box[2]) >= 0.1 * max(ink.shape)
     return (found, faint) if faint < 0.6 * level and big and not _touches_edge(found) else (keep, level)
+
+
+def _is_crumb(keep: np.ndarray) -> bool:
+    """True if what was kept is tiny beside the picture: a speck, or a fragment of faint strokes."""
+    top, bottom, left, right = _bbox(keep)
+    return max(bottom - top, right - left) < CRUMB * max(keep.shape)
+
+
+def _crumbs(mask: np.ndarray) -> np.ndarray:
+    """The mask's components that are tiny beside the picture (see _is_crumb)."""
+    runs = _label_runs(mask)
+    top, bottom, left, right = _component_boxes(runs)
+    return _paint(runs, np.maximum(bottom - top, right - left) < CRUMB * max(mask.shape), mask.shape)
 
 
 def _second_look(

@@ -373,3 +373,15 @@ def test_margin_line_fading_before_the_edges_is_not_the_digit(seven):
     and straight: a line, though it does not run off the picture (a 1's stroke is far shorter)."""
     clean, margin = picture_with(seven, lambda draw: draw.line([(100, 60), (100, 540)], fill=40, width=5))
     assert correlation(to_mnist(margin), to_mnist(clean)) > 0.95
+
+
+def test_faint_digit_among_darker_specks(seven, seven_28):
+    """Dust darker than faint pencil sets an ink level the digit never reaches; the digit still wins."""
+    page = np.full((600, 800), 0.9, np.float32)
+    page[200:420, 300:520] *= 1 - 0.3 * (1 - np.asarray(seven.resize((220, 220)), np.float32) / 255)
+    rng = np.random.default_rng(1)
+    rows, cols = np.ogrid[:600, :800]
+    for y, x in zip(rng.integers(20, 580, 12), rng.integers(20, 780, 12)):
+        page[(rows - y) ** 2 + (cols - x) ** 2 <= 36] = 0.1
+    x = to_mnist(page + rng.normal(0, 0.02, page.shape).astype(np.float32))
+    assert correlation(x, seven_28) > 0.9
