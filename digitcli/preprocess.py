@@ -15,13 +15,13 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    slant, long thin straight lines that fade before its edges, the desk around a page and what
    is left of them once a line is taken out are dropped;
    if all that is kept is a straight band running off the picture, a desk's edge darker than
-   faint pencil may have set the level: fainter ink further in is looked for without it);
+   faint pencil may have set the level: fainter ink further in is looked for without it; if it is
+   only a speck, darker specks may have: the level is measured without them);
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
    locally (hard shadows); if it is a light sheet of paper on a darker desk, or the paper inside
    a loop of a bold digit on such a sheet (it lies in a hole of the sheet), look inside the sheet
    first (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
-   light paper (a lit patch beside a shadow) where thin dark strokes stand out more, with everything but thin dark
-   strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
+   paper that is light somewhere (a lit patch beside a shadow), with everything but thin dark strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
    stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
    or inside the patch when it turns out to be a sheet of paper on a darker desk; light "ink" that
@@ -720,7 +720,7 @@ def locate_ink(
         done, result = inside(_sheet_around(found, small, factor))
         if done:
             return result
-    if found is None or _not_dark_strokes(found, residual):
+    if found is None or _not_dark_strokes(found):
         found = _second_look(small, paper, factor, found, _stroke_background(residual), select)
     elif not (found.sign > 0 and _is_sheet(found.keep)) and _stroke_share(found, residual) < 0.5:
         # Mostly not strokes: a step (a shadow's or a sheet's edge, perhaps joined to the digit), or
@@ -983,22 +983,18 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return ~_paint(gaps, outer, mask.shape)
 
 
-def _not_dark_strokes(found: _Ink, residual: np.ndarray) -> bool:
-    """True if what was found is a solid patch, or light "ink" where thin dark strokes stand out more.
+def _not_dark_strokes(found: _Ink) -> bool:
+    """True if what was found is a solid patch, or light "ink" on a ground that is light somewhere.
 
-    A lit patch beside a shadow or a sheet on a dark desk may be taken for light ink; compared on
-    thin structures alone (a closing and an opening wider than any stroke), dark pen strokes win.
+    Light ink belongs on a dark ground (chalk on a board, white on black).  On light paper, a
+    "light" find is the lit side of a shadow's edge or a lit patch: thin dark strokes are looked for.
     """
     if _is_solid(found.keep):
         return True
-    if found.sign < 0 or found.paper.coef[0, 0] < 0.5:  # coef[0, 0]: the paper at the centre
-        return False  # light ink on a dark ground: chalk on a board, white on black
-    # Averaging 2×2 blocks calms the noise peaks the filters' envelopes would follow, and is 4× cheaper.
-    smooth = _shrink(residual, 2)
-    size = _stroke_window(smooth)
-    dark = _tail(_min_filter(_max_filter(smooth, size), size) - smooth)
-    light = _tail(smooth - _max_filter(_min_filter(smooth, size), size))
-    return dark > light
+    h, w = found.paper.shape
+    # The brightest the fitted paper gets: a shadow over the centre must not make the page "dark".
+    ground = float(found.paper.surface(0, h, 0, w, max(1, max(h, w) // 16)).max())
+    return found.sign > 0 and ground >= 0.5
 
 
 def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW) -> float:
@@ -1015,13 +1011,6 @@ def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW
     size = max(3, (max(ink.shape) // window) | 1)
     thin = ink - _max_filter(_min_filter(ink, size), size)
     return float(thin[blocks].sum()) / max(float(ink[blocks].sum()), 1e-6)
-
-
-def _tail(excess: np.ndarray) -> float:
-    """Total of what stands well above the typical value (the paper's grain): the strokes' weight."""
-    baseline = np.median(excess)
-    spread = 3 * _robust_sigma(excess - baseline)
-    return float(np.clip(excess - baseline - spread, 0, None).sum())
 
 
 def _stroke_window(residual: np.ndarray) -> int:

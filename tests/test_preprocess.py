@@ -385,3 +385,16 @@ def test_faint_digit_among_darker_specks(seven, seven_28):
         page[(rows - y) ** 2 + (cols - x) ** 2 <= 36] = 0.1
     x = to_mnist(page + rng.normal(0, 0.02, page.shape).astype(np.float32))
     assert correlation(x, seven_28) > 0.9
+
+
+def test_lit_side_of_a_shadow_over_the_page_centre_is_not_light_ink():
+    """A shadow darkens the centre of a white page: the lit side stands out as "light ink" there,
+    but light ink does not belong on light paper, so the dark pen strokes are found instead."""
+    from digitcli import synth
+    from digitcli.preprocess import digit_input, locate_ink
+
+    sample = synth.make_sample(0, np.random.default_rng([77, 210]), force={"lighting": "shadow", "capture": "photo"})
+    gray = np.asarray(sample.upright().convert("L"), np.float32) / 255
+    found = locate_ink(gray, lambda found: found)
+    assert found.ink.sign < 0
+    assert shifted_correlation(digit_input(found), to_mnist(np.asarray(digit_image(0, size=200)))) > 0.5
