@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -202,6 +203,10 @@ def predict_with_text(
         for chunk in chunks:
             yield from predictor(*chunk)
         return
+    # Garbage left by a library this process used (TensorFlow, when train ran in the same process,
+    # as in the tests) must be finalised here: in a forked child its threads are gone, and its
+    # finalisers crash the worker, which leaves the pool waiting for ever.
+    gc.collect()
     pool = multiprocessing.get_context(_START_METHOD).Pool(
         min(workers, len(chunks)), initializer=_set_worker_predictor, initargs=(predictor,))
     try:
