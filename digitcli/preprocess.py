@@ -4,6 +4,8 @@ MNIST was made by scaling each digit so its longer side is 20 px (aspect kept, a
 placing it in a 28×28 frame so its centre of mass lands on the centre.  The network only works on
 input prepared the same way, so the "auto" pipeline below turns a photo or scan into exactly that:
 
+0. if the picture is a light sheet of paper on a darker desk (sharp, straight edges), look for the
+   digit inside the sheet first: its edges and corners would pass for strokes below;
 1. find the paper: fit a smooth (quadratic) surface to a sparse sample of pixels, rejecting
    outliers, which removes uneven lighting without being pulled by the ink;
 2. decide polarity from which side of that surface the strong outliers lie (dark ink on paper or
@@ -70,6 +72,8 @@ MARGIN_LENGTH = 0.7  # a margin line one of at least this share of its height,
 LINE_COVER = 0.9  # and both have ink along this share of it (noise or fading may break them)
 THIN_LINE = 0.02  # a straight component thinner than this for its length is a line, not a stroke
 LINE_REACH = 2  # a line's pixels reach this many px beside its longest run (its width, a slight slant)
+SHEET_AREA = (0.04, 0.97)  # a sheet of paper on a desk covers this share of the picture,
+SHEET_CONTRAST = 0.1  # and the desk around it is at least this much darker (medians, 0..1)
 CRUMB = 0.06  # a find whose longer side is under this share of the picture's may be a speck
 NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"
 
@@ -689,22 +693,38 @@ def locate_ink(
     select = select or _digit_mask
     factor = max(1, -(-max(gray.shape) // work_size))
     small = _shrink(gray, factor)
+
+    def inside(patch: np.ndarray | None, filled: bool = False) -> tuple[bool, _Result | None]:
+        """A solid light patch with something inside: most likely a sheet of paper on a darker desk
+        that fills less than half the photo, so the desk was taken for the paper.  Look inside it.
+        `filled`: the patch is a sheet already (see _sheet_on_desk), holes filled, and what is
+        found must stay clear of its edge (else the "edge" cuts the digit: a shadow's, not a desk's)."""
+        if patch is None or inside_sheet:
+            return False, None
+        sheet = _cut_sheet(gray, small, patch, factor) if filled else _sheet_picture(gray, small, patch, factor)
+        if sheet is None:
+            return False, None
+
+        def finish_inside(found: Found) -> _Result:
+            if filled and _reaches_edge(found, patch, factor, offset):
+                raise NoDigitError(NO_DIGIT)
+            return finish(found)
+
+        picture, (y0, x0) = sheet
+        try:
+            inner = (offset[0] + y0, offset[1] + x0)
+            return True, locate_ink(picture, finish_inside, select=select, inside_sheet=True, offset=inner, work_size=work_size)
+        except NoDigitError:
+            return False, None
+
+    # A sheet of paper on a darker desk: its edges and corners look like strokes to every look
+    # below, so the digit is looked for inside it first.
+    done, result = inside(_sheet_on_desk(small), filled=True)
+    if done:
+        return result
     paper = _fit_paper(gray)
     found = _find_ink(small, paper, factor, select)
     residual = _residual(small, paper, factor)
-
-    def inside(patch: np.ndarray) -> tuple[bool, _Result | None]:
-        """A solid light patch with something inside: most likely a sheet of paper on a darker desk
-        that fills less than half the photo, so the desk was taken for the paper.  Look inside it."""
-        sheet = None if inside_sheet else _sheet_picture(gray, small, patch, factor)
-        if sheet is not None:
-            picture, (y0, x0) = sheet
-            try:
-                inner = (offset[0] + y0, offset[1] + x0)
-                return True, locate_ink(picture, finish, select=select, inside_sheet=True, offset=inner, work_size=work_size)
-            except NoDigitError:
-                pass
-        return False, None
 
     # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
     # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
@@ -928,17 +948,86 @@ def _sheet_picture(
     """
     if not _is_sheet(patch):
         return None
-    top, bottom, left, right = _bbox(patch)
-    box = patch[top:bottom, left:right]
-    filled = _fill_holes(box)
+    return _cut_sheet(gray, small, _fill_holes(patch), factor)
+
+
+def _cut_sheet(
+    gray: np.ndarray, small: np.ndarray, filled: np.ndarray, factor: int
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The sheet `filled` (a mask on the small copy) cut out of gray, the rest set to its brightness.
+
+    Returns the cut-out and the (row, column) of its top-left corner in `gray`.
+    """
+    top, bottom, left, right = _bbox(filled)
+    filled = filled[top:bottom, left:right]
     # Shrink the sheet a little: its edges (shadow, blur) must not look like ink.
     inside = ~_dilate(~filled, 5)
-    paper = float(np.median(small[top:bottom, left:right][box]))
+    paper = float(np.median(small[top:bottom, left:right][filled]))
     y0, y1 = top * factor, min(bottom * factor, gray.shape[0])
     x0, x1 = left * factor, min(right * factor, gray.shape[1])
     rows = np.arange(y1 - y0) // factor
     cols = np.arange(x1 - x0) // factor
     return np.where(inside[rows[:, None], cols[None, :]], gray[y0:y1, x0:x1], np.float32(paper)), (y0, x0)
+
+
+def _sheet_on_desk(small: np.ndarray) -> np.ndarray | None:
+    """The mask (holes filled) of a light sheet of paper lying on a darker desk, or None.
+
+    On a copy about 128 px across, the pixels brighter than Otsu's threshold form one big solid
+    component (holes, the strokes on it, under 15 %) with straight, sharp edges, light itself and
+    clearly brighter than the rest.  A white page half in a hard shadow may pass too: its lit part
+    is then searched first, which is harmless when the digit is there, and falls back to the whole
+    picture when nothing is found in it or what is found reaches its edge.
+    """
+    k = max(1, max(small.shape) // 128)
+    coarse = _shrink(small, k)
+    light = coarse > _otsu(coarse)
+    runs = _label_runs(light)
+    if runs.count == 0:
+        return None
+    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
+    sheet = _fill_holes(_paint(runs, np.arange(runs.count) == np.argmax(area), coarse.shape))
+    top, bottom, left, right = _bbox(sheet)
+    if (not SHEET_AREA[0] <= np.count_nonzero(sheet) / sheet.size <= SHEET_AREA[1]
+            or area.max() < 0.85 * np.count_nonzero(sheet)  # mostly holes: the loop of a light 0
+            # Straight edges: a rectangle's 2·area/perimeter is half its shorter side or more;
+            # a bold light digit's is far less.
+            or _stroke_width(sheet) < 0.4 * min(bottom - top, right - left)):
+        return None
+    paper, desk = float(np.median(coarse[sheet])), float(np.median(coarse[~sheet]))
+    if paper < 0.5 or paper - desk < SHEET_CONTRAST:
+        return None
+    # A sheet's edge is sharp: most of the step happens within 2 px (a lighting gradient's does not).
+    step = np.median(coarse[sheet & _dilate(~sheet, 5)]) - np.median(coarse[~sheet & _dilate(sheet, 5)])
+    if step < 0.5 * (paper - desk):
+        return None
+    rows = np.minimum(np.arange(small.shape[0]) // k, sheet.shape[0] - 1)
+    cols = np.minimum(np.arange(small.shape[1]) // k, sheet.shape[1] - 1)
+    return sheet[rows[:, None], cols[None, :]]
+
+
+def _reaches_edge(found: Found, sheet: np.ndarray, factor: int, offset: tuple[int, int]) -> bool:
+    """True if the ink found in a sheet cut out by _cut_sheet comes within 2 px of the cut-out's edge.
+
+    `sheet` is the mask on the small copy (its `factor`) of the picture at `offset`."""
+    rows, cols = np.nonzero(found.ink.keep)
+    y = (rows * found.factor + found.offset[0] - offset[0]) // factor
+    x = (cols * found.factor + found.offset[1] - offset[1]) // factor
+    rim = _dilate(~sheet, 9)  # the cut-out's edge is 2 px in from the sheet's (_dilate size 5)
+    return bool(rim[y.clip(0, sheet.shape[0] - 1), x.clip(0, sheet.shape[1] - 1)].any())
+
+
+def _otsu(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's threshold for values in [0, 1]: the one that best separates a dark and a light class."""
+    counts = np.bincount(np.clip(values * bins, 0, bins - 1).astype(np.intp).ravel(), minlength=bins)
+    centres = (np.arange(bins) + 0.5) / bins
+    weight = np.cumsum(counts)[:-1].astype(np.float64)  # pixels at or below each bin
+    mass = np.cumsum(counts * centres)[:-1]
+    total, total_mass = float(counts.sum()), float(counts @ centres)
+    dark_mean = mass / np.maximum(weight, 1)
+    light_mean = (total_mass - mass) / np.maximum(total - weight, 1)
+    between = weight * (total - weight) * (dark_mean - light_mean) ** 2
+    return float(np.argmax(between) + 1) / bins
 
 
 def _is_sheet(patch: np.ndarray) -> bool:
