@@ -21,7 +21,7 @@ from pathlib import Path
 from digitcli import data, store
 from digitcli.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth import held_out_fonts, write_dataset
+from digitcli.synth import CONDITION_KEYS, held_out_fonts, write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
               "blur", "format")
@@ -36,16 +36,23 @@ def main() -> None:
     parser.add_argument("--images", type=Path, help="keep the pictures in this folder and reuse "
                         "them on the next run with the same --count and --seed (faster)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--force", action="append", default=[], metavar="CONDITION=VALUE",
+                        help="fix a condition for every picture, e.g. --force background=paper-on-desk "
+                        "--force capture=photo (a stress set for one weakness)")
     args = parser.parse_args()
+    force = dict(item.split("=", 1) for item in args.force)
+    unknown = set(force) - {"kind", *CONDITION_KEYS}
+    if unknown:
+        parser.error(f"unknown condition(s) {', '.join(sorted(unknown))}; choose from kind, {', '.join(CONDITION_KEYS)}")
 
     network = store.load(args.model)
     with contextlib.ExitStack() as stack:
         folder = args.images or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         labels_csv = folder / "labels.csv"
         stamp = folder / "made-with.txt"  # reuse only pictures made with these settings
-        made_with = f"count {args.count} seed {args.seed}\n"
+        made_with = f"count {args.count} seed {args.seed}" + "".join(f" {k}={v}" for k, v in sorted(force.items())) + "\n"
         if not (labels_csv.exists() and stamp.exists() and stamp.read_text() == made_with):
-            labels_csv = write_dataset(folder, args.count, args.seed)
+            labels_csv = write_dataset(folder, args.count, args.seed, force=force)
             stamp.write_text(made_with)
         rows = list(csv.DictReader(open(labels_csv)))
         items = collect([str(folder)], recursive=True)
@@ -66,8 +73,10 @@ def main() -> None:
                "accuracy_not_unsure": sum(sure) / max(len(sure), 1)}
 
     lines = ["# Accuracy on realistic pictures\n",
-             f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed} "
-             f"(`python bench/realistic.py --count {args.count} --seed {args.seed}`).\n",
+             f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed}"
+             + "".join(f", {k} {v}" for k, v in force.items())
+             + f" (`python bench/realistic.py --count {args.count} --seed {args.seed}"
+             + "".join(f" --force {k}={v}" for k, v in force.items()) + "`).\n",
              "| set | accuracy |", "| --- | ---: |",
              f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found, {unsure} unsure) |",
              f"| the {len(sure):,} not called unsure | {sum(sure) / max(len(sure), 1):.2%} |"]

@@ -773,12 +773,14 @@ def generate(
     *,
     kinds: Sequence[str] = KINDS,
     photo_size: tuple[int, int] | None = None,
+    force: Mapping[str, str] | None = None,
 ) -> Iterator[Sample]:
     """`count` labelled pictures, labels cycling 0-9; picture i depends only on (seed, i).
 
-    `photo_size` (width, height) makes every picture a phone-photo-like JPEG of that size.
+    `photo_size` (width, height) makes every picture a phone-photo-like JPEG of that size;
+    `force` fixes conditions (see make_sample), e.g. a set of photos of paper on a desk.
     """
-    force = {"capture": "photo", "format": "jpeg"} if photo_size else {}
+    force = {**({"capture": "photo", "format": "jpeg"} if photo_size else {}), **(force or {})}
     for index in range(count):
         rng = np.random.default_rng([seed, index])
         yield make_sample(index % 10, rng, kinds=kinds, size=photo_size, force=force)

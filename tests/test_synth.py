@@ -127,6 +127,12 @@ def test_kinds_can_be_restricted_and_are_checked():
         next(synth.generate(1, seed=1, kinds=("crayon",)))
 
 
+def test_forced_conditions_hold_for_every_picture_and_the_rest_still_vary():
+    samples = list(synth.generate(12, seed=4, force={"background": "paper-on-desk", "capture": "photo"}))
+    assert {(s.conditions["background"], s.conditions["capture"]) for s in samples} == {("paper-on-desk", "photo")}
+    assert len({s.conditions["lighting"] for s in samples}) > 1
+
+
 def test_write_dataset_makes_digit_folders_and_a_matching_labels_csv(tmp_path):
     csv_path = synth.write_dataset(tmp_path, 12, seed=2)
     assert csv_path == tmp_path / "labels.csv"
