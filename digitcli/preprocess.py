@@ -22,8 +22,9 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
 5. if what was found is a broad patch rather than strokes, look again: with the lighting followed
    locally (hard shadows); if it is a light sheet of paper on a darker desk, or the paper inside
    a loop of a bold digit on such a sheet (it lies in a hole of the sheet), look inside the sheet
-   first (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink" on
-   paper that is light somewhere (a lit patch beside a shadow), with everything but thin dark strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
+   first (its edges would pass for thin dark strokes); if it is still a solid patch, or light "ink"
+   on paper that is light somewhere (a lit patch beside a shadow), with everything but thin dark
+   strokes removed (a grey closing, which keeps the edges of shadows and sheets where they are);
    likewise when most of what was found is not thin strokes at all (a closing wider than any
    stroke leaves it as it is: the edge of a shadow or a desk, perhaps joined to the digit);
    or inside the patch when it turns out to be a sheet of paper on a darker desk; light "ink" that
@@ -728,8 +729,8 @@ def locate_ink(
 
     # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
     # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
-    # median) and look again; if that still finds a solid patch, or light "ink" on light paper that
-    # thin dark strokes outweigh (a lit patch beside a shadow), look for thin dark strokes only.
+    # median) and look again; if that still finds a solid patch, or light "ink" on paper that is
+    # light somewhere (a lit patch beside a shadow), look for thin dark strokes only.
     if found is None or _looks_like_area(found.keep):
         found = _second_look(small, paper, factor, found, _local_correction(residual), select)
     looked_inside = None
