@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from digitcli import synth
 from digitcli.errors import NoDigitError, UsageError
-from digitcli.preprocess import load_digit, to_mnist
+from digitcli.preprocess import digit_input, load_digit, locate_ink, to_mnist
 from tests.conftest import digit_image
 from tests.test_images import LOSSLESS, LOSSY, save_variant
 
@@ -393,9 +394,6 @@ def test_faint_digit_among_darker_specks(seven, seven_28):
 def test_lit_side_of_a_shadow_over_the_page_centre_is_not_light_ink():
     """A shadow darkens the centre of a white page: the lit side stands out as "light ink" there,
     but light ink does not belong on light paper, so the dark pen strokes are found instead."""
-    from digitcli import synth
-    from digitcli.preprocess import digit_input, locate_ink
-
     sample = synth.make_sample(0, np.random.default_rng([77, 210]), force={"lighting": "shadow", "capture": "photo"})
     gray = np.asarray(sample.upright().convert("L"), np.float32) / 255
     found = locate_ink(gray, lambda found: found)
