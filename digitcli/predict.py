@@ -203,17 +203,23 @@ def predict_with_text(
         for chunk in chunks:
             yield from predictor(*chunk)
         return
+    # Imported here: about 20 ms of start-up that one picture does not need.
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     # Garbage left by a library this process used (TensorFlow, when train ran in the same process,
     # as in the tests) must be finalised here: in a forked child its threads are gone, and its
-    # finalisers crash the worker, which leaves the pool waiting for ever.
+    # finalisers crash the worker.
     gc.collect()
-    pool = multiprocessing.get_context(_START_METHOD).Pool(
-        min(workers, len(chunks)), initializer=_set_worker_predictor, initargs=(predictor,))
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context(_START_METHOD),
+                               initializer=_set_worker_predictor, initargs=(predictor,))
     try:
         for results in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
             yield from results
+    except BrokenProcessPool as err:  # a worker was killed (out of memory?) or crashed: no hang
+        raise DigitcliError("a worker process died (killed, perhaps for lack of memory); try again with --workers 1") from err
     finally:
-        pool.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -254,14 +260,14 @@ def _predict_in_worker(chunk: tuple[list[Item], int]) -> list[tuple[Prediction |
 
 
 def _in_order(pool, function, tasks: list, window: int) -> Iterator:
-    """Like pool.imap, but with at most `window` tasks in flight, so results never pile up."""
+    """Like pool.map, but with at most `window` tasks in flight, so results never pile up."""
     pending: deque = deque()
     for task in tasks:
-        pending.append(pool.apply_async(function, (task,)))
+        pending.append(pool.submit(function, task))
         if len(pending) >= window:
-            yield pending.popleft().get()
+            yield pending.popleft().result()
     while pending:
-        yield pending.popleft().get()
+        yield pending.popleft().result()
 
 
 def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import os
+import signal
 
+import numpy as np
+import pytest
+
+from digitcli import predict as predict_module
+from digitcli.errors import DigitcliError, ExitCode
 from digitcli.predict import collect, predict, read_stdin_lines
 from tests.conftest import digit_image, random_network
 
@@ -123,3 +129,17 @@ def test_batch_loading_holds_one_large_picture_at_a_time(tmp_path):
         tracemalloc.stop()
     assert all(o.shape == (28, 28) for o in outcomes)
     assert peak < 4 * one_picture  # one picture and its working copies, not six pictures
+
+
+def test_a_worker_that_dies_ends_the_batch_with_an_error_not_a_hang(tmp_path, monkeypatch):
+    """A worker killed mid-batch (the kernel's out-of-memory killer, say) must not leave predict
+    waiting for ever: a cron job would hang. It ends with a one-line error and exit code 1."""
+    items = collect([str(_folder(tmp_path))], recursive=True)
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(predict_module, "load_chunk", killed)  # workers are forked: they inherit it
+    with pytest.raises(DigitcliError, match="worker process died") as caught:
+        list(predict(items, random_network(), workers=2))
+    assert caught.value.exit_code == ExitCode.INTERNAL
