@@ -18,10 +18,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from digitcli import data, store
+from digitcli import data, store, synth
 from digitcli.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth import CONDITION_KEYS, held_out_fonts, write_dataset
+from digitcli.synth import held_out_fonts, write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
               "blur", "format")
@@ -34,16 +34,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=store.bundled_model_path())
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("REALISTIC.md"))
     parser.add_argument("--images", type=Path, help="keep the pictures in this folder and reuse "
-                        "them on the next run with the same --count and --seed (faster)")
+                        "them on the next run with the same --count, --seed and --force (faster)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--force", action="append", default=[], metavar="CONDITION=VALUE",
                         help="fix a condition for every picture, e.g. --force background=paper-on-desk "
                         "--force capture=photo (a stress set for one weakness)")
     args = parser.parse_args()
-    force = dict(item.split("=", 1) for item in args.force)
-    unknown = set(force) - {"kind", *CONDITION_KEYS}
-    if unknown:
-        parser.error(f"unknown condition(s) {', '.join(sorted(unknown))}; choose from kind, {', '.join(CONDITION_KEYS)}")
+    force = _forced(args.force, parser)
 
     network = store.load(args.model)
     with contextlib.ExitStack() as stack:
@@ -99,6 +96,20 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
     print(text)
+
+
+def _forced(items: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    """--force CONDITION=VALUE items as a dict, each checked against the generator's own tables."""
+    tables = [{"kind": synth.KIND_WEIGHTS, "capture": synth.CAPTURES}, synth.COMMON, *synth.BY_CAPTURE.values()]
+    force = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        allowed = sorted({v for table in tables for v in table.get(key, ())})
+        if value not in allowed:
+            hint = f"{key} is one of {', '.join(allowed)}" if allowed else f"conditions: {', '.join(CONDITIONS)}"
+            parser.error(f"--force {item}: unknown; {hint}")
+        force[key] = value
+    return force
 
 
 if __name__ == "__main__":
