@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     BELOW_THRESHOLD = 7  # evaluate --fail-under: accuracy lower than asked
     NOT_PROMOTED = 8  # train --promote: the candidate was trained and kept, but failed the gate
     LOCKED = 9  # another training run holds the lock on the same target
+    OUTPUT = 10  # an output could not be written (disk full, read-only, permissions)
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -32,6 +33,7 @@ EXIT_CODE_HELP = """**Exit codes:**
 7 accuracy below --fail-under ·
 8 trained but not promoted ·
 9 locked by another run ·
+10 cannot write an output ·
 130 interrupted"""
 
 
@@ -61,3 +63,9 @@ class DataError(DigitcliError):
 
 class ModelError(DigitcliError):
     exit_code = ExitCode.MODEL
+
+
+class OutputError(DigitcliError):
+    """An output file or stream could not be written: the disk is full, read-only, or the like."""
+
+    exit_code = ExitCode.OUTPUT
