@@ -16,10 +16,11 @@ set so that a chosen share of those held-out digits (1%) is flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from digitcli.infer import activations, scale_inputs
+from digitcli.infer import ExactProduct, pixel_rows, scale_inputs
 from digitcli.metrics import BATCH
 
 # Share of held-out digits the default policy calls unsure. The goal is at most 1% of new
@@ -45,23 +46,38 @@ class UnsurePolicy:
     spread: np.ndarray  # per signal: 99th percentile minus median on held-out digits
     threshold: float  # on the combined score
 
-    def signals(self, inputs: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        """Raw signals (N, 2) from the scaled network inputs (N, 784) and the logits (N, 10)."""
+    def signals(self, pixels: np.ndarray, scale: float, logits: np.ndarray) -> np.ndarray:
+        """Raw signals (N, 2) from pixels (N, 784; network input x = pixels·scale) and logits (N, 10).
+
+        The residual's length comes from |x − mean|² − |projection|² (the components are
+        orthonormal), with the projection an exact product of the integer pixels, so that a
+        picture's signals never depend on the rest of its batch (see infer.ExactProduct).
+        """
         z = np.asarray(logits, dtype=np.float64)
         m = z.max(axis=1)
         energy = -(m + np.log(np.exp(z - m[:, None]).sum(axis=1)))
-        centred = inputs - self.mean
-        residual = centred - (centred @ self.components.T) @ self.components
-        return np.stack([energy, np.sqrt((residual * residual).sum(axis=1))], axis=1)
+        rows = pixel_rows(pixels)
+        projection = self._projection(rows) * scale - self._mean_projection
+        centred = rows * scale - self.mean
+        residual = (centred * centred).sum(axis=1) - (projection * projection).sum(axis=1)
+        return np.stack([energy, np.sqrt(np.maximum(residual, 0.0))], axis=1)
 
-    def scores(self, inputs: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @cached_property
+    def _projection(self) -> ExactProduct:
+        return ExactProduct(self.components.T, pixels=True)
+
+    @cached_property
+    def _mean_projection(self) -> np.ndarray:
+        return ExactProduct(self.components.T)(np.asarray(self.mean, np.float64)[None])[0]
+
+    def scores(self, pixels: np.ndarray, scale: float, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The combined score per input, and which signal gave it."""
-        scaled = (self.signals(inputs, logits) - self.centre) / self.spread
+        scaled = (self.signals(pixels, scale, logits) - self.centre) / self.spread
         return scaled.max(axis=1), scaled.argmax(axis=1)
 
-    def reasons(self, inputs: np.ndarray, logits: np.ndarray) -> list[str | None]:
+    def reasons(self, pixels: np.ndarray, scale: float, logits: np.ndarray) -> list[str | None]:
         """Why each input is unsure, or None when it looks like a digit."""
-        score, worst = self.scores(inputs, logits)
+        score, worst = self.scores(pixels, scale, logits)
         return [REASONS[SIGNALS[w]] if s > self.threshold else None for s, w in zip(score, worst)]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -105,17 +121,17 @@ def fit(network, x_train: np.ndarray, x_held_out: np.ndarray,
     centre = np.median(raw, axis=0)
     spread = np.maximum(np.quantile(raw, 0.99, axis=0) - centre, 1e-9)
     scaled = UnsurePolicy(unscaled.mean, unscaled.components, centre, spread, np.inf)
-    combined = _batched(lambda x, z: scaled.scores(x, z)[0], network, x_held_out)
+    combined = _batched(lambda x, scale, z: scaled.scores(x, scale, z)[0], network, x_held_out)
     return UnsurePolicy(scaled.mean, scaled.components, centre, spread,
                         float(np.quantile(combined, 1 - target)))
 
 
 def _batched(function, network, x: np.ndarray) -> np.ndarray:
-    """`function(inputs, logits)` over pixels `x` in batches, concatenated."""
+    """`function(pixels, scale, logits)` over pixels `x` in batches, concatenated."""
     parts = []
     for i in range(0, len(x), BATCH):
-        inputs = scale_inputs(x[i : i + BATCH], network.input_scale)
-        parts.append(function(inputs, activations(network.layers, inputs)[-1]))
+        pixels = x[i : i + BATCH]
+        parts.append(function(pixels, network.input_scale, network.logits(pixels)))
     return np.concatenate(parts)
 
 
@@ -128,11 +144,10 @@ class Judge:
 
     def classify(self, network, inputs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
         """Calibrated probabilities (N, 10), and why each input is unsure (None: it isn't)."""
-        scaled = scale_inputs(inputs, network.input_scale)
-        z = activations(network.layers, scaled)[-1]
+        z = network.logits(inputs)
         probabilities = network.softmax(z)
         if self.policy and network.unsure is not None:
-            reasons = network.unsure.reasons(scaled, z)
+            reasons = network.unsure.reasons(inputs, network.input_scale, z)
         else:
             reasons = [None] * len(probabilities)
         if self.min_confidence:
