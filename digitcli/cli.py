@@ -216,7 +216,7 @@ def predict(
     try:
         for result, text in results:
             if result.status == "error":
-                print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
+                print(f"digitcli: {records.path_text(result.path)}: {result.error}", file=sys.stderr)
             sink.add(result, text)
         sink.close()
     except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants

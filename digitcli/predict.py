@@ -19,8 +19,8 @@ from digitcli.rejection import Judge
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Images per forward pass and per task for a worker: large enough to amortise the matrix
-# products, small enough to keep workers evenly busy and memory flat. The same chunks serial or
-# parallel, so both compute bit-identical probabilities.
+# products, small enough to keep workers evenly busy and memory flat. (Records do not depend on
+# it: the forward pass is exact, see infer.py.)
 CHUNK = 64
 # fork starts workers in milliseconds with nothing to re-import; elsewhere, the safe default.
 _START_METHOD = "fork" if sys.platform == "linux" else "spawn"
@@ -139,13 +139,10 @@ def collect(arguments: Iterable[str], *, recursive: bool, stdin: Iterable[str] =
 
 
 def shard(items: list[Item], k: int, n: int) -> list[Item]:
-    """The K-th (1-based) of N contiguous, near-equal slices: shards 1…N partition the inputs.
-
-    Slices are cut at whole chunks, so each image meets the same batch-mates in the forward pass
-    as in an unsharded run, and the outputs concatenated in K order are byte-identical to it.
-    """
-    chunks = -(-len(items) // CHUNK)
-    return items[(k - 1) * chunks // n * CHUNK : k * chunks // n * CHUNK]
+    """The K-th (1-based) of N contiguous slices, whose sizes differ by at most one: shards 1…N
+    partition the inputs, and their outputs concatenated in K order are one unsharded run's
+    (a picture's record does not depend on its batch-mates)."""
+    return items[(k - 1) * len(items) // n : k * len(items) // n]
 
 
 def _expand(argument: str, recursive: bool) -> list[Item]:
@@ -339,14 +336,27 @@ def _classify_numbers(items, outcomes, network, save_dir, first_index, judge):
 
 
 def _judged(judge: Judge, network: Network, inputs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
-    """judge.classify, with the probabilities kept to 7 significant digits.
-
-    That is all that float32 logits can tell apart; the rest of a float64 is noise, and it would
-    make each JSON line half as long again and slower to write.
-    """
+    """judge.classify, with the probabilities kept to 7 significant digits."""
     probabilities, reasons = judge.classify(network, inputs)
-    scale = 10.0 ** (6 - np.floor(np.log10(np.maximum(probabilities, 1e-300))))
-    return np.round(probabilities * scale) / scale, reasons
+    return seven_digits(probabilities), reasons
+
+
+def seven_digits(values: np.ndarray) -> np.ndarray:
+    """Each value as the float nearest to it rounded to 7 significant digits.
+
+    That is all that float32 logits can tell apart; the rest of a float64 is noise. Records then
+    print every value in at most 7 digits (`1.089872e-17`, never `1.0898720000000001e-17`):
+    n / 10^k is the nearest float to the decimal only while 10^k is exact (k ≤ 22), so values
+    below 1e-16 are rounded by Python's own decimal formatting instead.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    digits = 6 - np.floor(np.log10(np.maximum(np.abs(values), 1e-300)))
+    scale = 10.0 ** np.minimum(digits, 22)
+    out = np.rint(values * scale) / scale
+    tiny = digits > 22
+    if tiny.any():
+        out[tiny] = [float(f"{v:.7g}") for v in values[tiny].tolist()]
+    return out
 
 
 def default_workers() -> int:

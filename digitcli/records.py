@@ -45,12 +45,18 @@ class RecordText:
         if self.format not in ("jsonl", "csv", "json"):
             return None
         record = prediction.as_record(self.top_k)
+        record["path"] = path_text(record["path"])
         if self.format == "csv":
-            line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow(
-                number_csv_row(record) if self.number else csv_row(record))
-            return line.getvalue()
+            return csv_line(number_csv_row(record) if self.number else csv_row(record))
         return json_text(record) + ("\n" if self.format == "jsonl" else "")
+
+
+def path_text(path: str) -> str:
+    """A file name as records and messages write it: UTF-8, with each byte that is not UTF-8
+    (Python keeps those as lone surrogates) written as `\\xNN`, the same in every format."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def json_text(record: dict) -> str:
@@ -61,8 +67,34 @@ def json_text(record: dict) -> str:
     """
     try:
         return orjson.dumps(record).decode()
-    except orjson.JSONEncodeError:  # a file name that is not valid UTF-8: json escapes it
-        return json.dumps(record, separators=(",", ":"))
+    except orjson.JSONEncodeError:  # a message quoting a name that is not UTF-8
+        return orjson.dumps(_texts_cleaned(record)).decode()
+
+
+def _texts_cleaned(value):
+    if isinstance(value, str):
+        return path_text(value)
+    if isinstance(value, dict):
+        return {k: _texts_cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_texts_cleaned(v) for v in value]
+    return value
+
+
+def number_text(value):
+    """A float spelt as the JSON records spell it (`1.3101e-8`, `0.00002936581`), for CSV."""
+    return orjson.dumps(value).decode() if isinstance(value, float) else value
+
+
+def csv_line(values: list) -> str:
+    """One CSV line. A field with a carriage return is quoted too: Python's csv module quotes
+    only the characters of the line terminator ("\\n"), and an unquoted "\\r" splits the
+    record for most readers."""
+    line = io.StringIO()
+    risky = any(isinstance(v, str) and "\r" in v for v in values)
+    csv.writer(line, lineterminator="\n",
+               quoting=csv.QUOTE_ALL if risky else csv.QUOTE_MINIMAL).writerow(values)
+    return line.getvalue()
 
 
 class PredictionSink:
@@ -123,15 +155,15 @@ def _digits_read(prediction: Prediction | NumberPrediction) -> list[int]:
 def csv_row(record: dict) -> list:
     """A prediction record's values in CSV_FIELDS order."""
     probabilities = record["probabilities"] or [None] * 10
-    return [record["path"], record["status"], record["digit"], record["confidence"],
-            *probabilities, record["error"], record["reason"]]
+    return [record["path"], record["status"], record["digit"], number_text(record["confidence"]),
+            *map(number_text, probabilities), record["error"], record["reason"]]
 
 
 def number_csv_row(record: dict) -> list:
     """A number record in NUMBER_CSV_FIELDS order: per-digit values space-separated, boxes as
     x0,y0,x1,y1."""
-    return [record["path"], record["status"], record["number"], record["confidence"],
-            " ".join(repr(d["confidence"]) for d in record["digits"]),
+    return [record["path"], record["status"], record["number"], number_text(record["confidence"]),
+            " ".join(number_text(d["confidence"]) for d in record["digits"]),
             " ".join(",".join(map(str, d["box"])) for d in record["digits"]),
             record["error"], record["reason"]]
 

@@ -71,18 +71,24 @@ def test_predict_jsonl_records_are_sorted_and_sum_to_one(images, tiny_model):
         assert r["confidence"] == pytest.approx(max(r["probabilities"]))
 
 
-@pytest.mark.parametrize("output_format", ["jsonl", "json"])
+@pytest.mark.parametrize("output_format", ["jsonl", "json", "csv"])
 def test_any_file_name_gives_a_valid_record(tmp_path, tiny_model, output_format):
-    """Non-ASCII names, and names that are not valid UTF-8 at all (Linux allows any bytes)."""
+    """Non-ASCII names, names that are not valid UTF-8 at all (Linux allows any bytes), and a
+    carriage return: every format writes them the same way, as valid UTF-8, one record each."""
     folder = tmp_path / "names"
     folder.mkdir()
-    names = ["café ٣.png", os.fsdecode(b"scan-\xff.png")]
+    names = ["café ٣.png", os.fsdecode(b"scan-\xff.png"), "two\rlines.png"]
     for name in names:
         digit_image(7).save(os.path.join(folder, name))
     result = run("predict", folder, "--format", output_format, "--model", tiny_model)
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout) if output_format == "json" else records(result.stdout)
-    assert sorted(os.path.basename(r["path"]) for r in rows) == sorted(names)
+    result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8 throughout
+    if output_format == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    else:
+        rows = json.loads(result.stdout) if output_format == "json" else records(result.stdout)
+    assert sorted(os.path.basename(r["path"]) for r in rows) == \
+        ["café ٣.png", "scan-\\xff.png", "two\rlines.png"]
 
 
 def test_predict_without_recursive_stays_in_the_folder(images, tiny_model):

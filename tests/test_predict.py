@@ -66,15 +66,17 @@ def test_saved_inputs_are_the_28x28_the_network_saw(tmp_path):
     assert all(np.asarray(Image.open(p)).shape == (28, 28) for p in saved)
 
 
-def test_shards_partition_the_sorted_inputs_exactly(tmp_path):
-    from digitcli.predict import CHUNK, Item, shard
+def test_shards_partition_the_sorted_inputs_into_equal_slices(tmp_path):
+    from digitcli.predict import Item, shard
 
-    items = [Item(f"p{i:05d}") for i in range(1003)]
-    for n in (1, 2, 3, 7, 16, 200):
-        parts = [shard(items, k, n) for k in range(1, n + 1)]
-        assert [item for part in parts for item in part] == items  # in order, nothing twice
-        sizes = [len(part) for part in parts]
-        assert max(sizes) - min(sizes) <= CHUNK  # cut at whole chunks, otherwise even
+    for count in (12, 1003, 3):
+        items = [Item(f"p{i:05d}") for i in range(count)]
+        for n in (1, 2, 3, 4, 7, 16, 200):
+            parts = [shard(items, k, n) for k in range(1, n + 1)]
+            assert [item for part in parts for item in part] == items  # in order, nothing twice
+            sizes = [len(part) for part in parts]
+            assert max(sizes) - min(sizes) <= 1
+    assert [len(shard([Item(str(i)) for i in range(12)], k, 4)) for k in (1, 2, 3, 4)] == [3] * 4
 
 
 def test_batch_loading_matches_one_by_one(tmp_path):
