@@ -487,8 +487,12 @@ def train(
         fail_under=fail_under, require_better=require_better, init_from=init_from,
         run_dir=run_dir, resume=resume,
     )
-    with _EpochReporter(epochs, quiet) as on_epoch:
-        result = training.run(plan, on_epoch=on_epoch)
+    try:
+        with _EpochReporter(epochs, quiet) as on_epoch:
+            result = training.run(plan, on_epoch=on_epoch)
+    except training.NothingToResume as done:  # the job is done already: not an error
+        print(f"digitcli: {done}", file=sys.stderr)
+        return
     decision = result.decision
     summary = {
         "model": str(result.model_path),
