@@ -8,13 +8,15 @@ The model it replaces is kept beside it as `NAME.previous.npz` for `digitcli rol
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from digitcli import store
+from digitcli import files, store
 from digitcli.errors import DigitcliError, ExitCode, ModelError
 
 
@@ -26,8 +28,10 @@ class LockedError(DigitcliError):
 def locked(target: Path):
     """Hold an exclusive lock on `target` (via `target.lock`) for the whole run, or fail at once."""
     lock_path = target.with_name(target.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
+    with files.writing(lock_path, "lock file"):
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -38,8 +42,10 @@ def locked(target: Path):
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        try:  # unbuffered, so a full disk fails here once and not again at close
+            os.write(handle.fileno(), f"pid {os.getpid()}".encode())
+        except OSError:
+            pass  # the pid only makes a second run's message clearer; the flock is the lock
         try:
             yield
         finally:
@@ -84,24 +90,68 @@ def decide(candidate_accuracy: float, deployed_accuracy: float | None, *,
 def promote(candidate: Path, target: Path) -> None:
     """Make `candidate` the deployed model at `target`, keeping the old one as `.previous`."""
     if target.exists():
-        current = target.read_bytes()
-        store.atomic_write(previous_path(target), lambda f: f.write(current))
-    os.replace(candidate, target)
-    store.fsync_folder(target.parent)
+        _copy(target, previous_path(target))
+    _rename(candidate, target)
 
 
 def rollback(target: Path) -> Path:
-    """Swap the deployed model with the previous one (running it twice rolls forward again)."""
+    """Swap the deployed model with the previous one (running it twice rolls forward again).
+
+    `target` always holds a complete model: a copy of it is staged first, the previous model is
+    renamed over it, and the staged copy becomes the previous one. A crash between the two renames
+    leaves the staged copy as the only copy of the replaced model; `recover` finishes the swap.
+    Call it under `locked(target)`.
+    """
+    if recover(target):
+        return previous_path(target)  # the interrupted rollback is now complete: not a second swap
     previous = previous_path(target)
-    if not previous.exists():
+    reason = files.not_regular(previous)
+    if reason == "no such file":
         raise ModelError(f"{target}: no previous model ({previous.name}) to roll back to")
+    if reason:
+        raise ModelError(f"{previous}: {reason}; cannot roll back to it")
     store.load(previous)  # never deploy a damaged file
-    current = target.read_bytes() if target.exists() else None
-    swap = target.with_name(f".{target.name}.rollback")
-    if current is not None:
-        store.atomic_write(swap, lambda f: f.write(current))
-    os.replace(previous, target)
-    if current is not None:
-        os.replace(swap, previous)
-    store.fsync_folder(target.parent)
+    swap = _staging_path(target)
+    current = target.exists()
+    if current:
+        _copy(target, swap)
+    _rename(previous, target)
+    if current:
+        _rename(swap, previous)
     return previous
+
+
+def recover(target: Path) -> bool:
+    """Finish what a killed `promote` or `rollback` of `target` left; True if it finished a rollback.
+
+    Only this module writes the staging file, and only under the target's lock (which the caller
+    holds), so no other process can be writing it or the temporary files removed here.
+    """
+    stem = glob.escape(_stem(target))
+    for name in (target, previous_path(target), _staging_path(target)):
+        store.remove_stale_temps(name)
+    store.remove_stale_temps(target, f"{stem}.candidate-*.npz")
+    swap, previous = _staging_path(target), previous_path(target)
+    if not swap.exists():
+        return False
+    if previous.exists():  # killed before the previous model moved: the copy is not needed
+        swap.unlink()
+        return False
+    _rename(swap, previous)  # killed between the two renames: the staged copy is the only one
+    return True
+
+
+def _staging_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.rollback")
+
+
+def _copy(source: Path, destination: Path) -> None:
+    """Copy a model file atomically, refusing a FIFO or device (reading one would hang)."""
+    with files.open_regular(source, ModelError) as f:
+        store.atomic_write(destination, lambda out: shutil.copyfileobj(f, out))
+
+
+def _rename(source: Path, destination: Path) -> None:
+    with files.writing(destination):
+        os.replace(source, destination)
+        store.fsync_folder(destination.parent)  # before the next rename: keep their order on disk

@@ -9,6 +9,7 @@ weight arrays are taken from the HDF5 part; no Keras deserialisation runs.
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from digitcli import files
 from digitcli.errors import ModelError
 from digitcli.infer import ACTIVATIONS, Layer, Network
 
@@ -27,6 +29,7 @@ FORMAT = "digitcli-model"
 FORMAT_VERSION = 1
 INPUTS = 784
 CLASSES = 10
+TEMP_SUFFIX = ".tmp"  # of atomic_write's temporary files: `.NAME.XXXXXXXX.tmp`
 
 
 # ---------------------------------------------------------------------------- writing
@@ -40,19 +43,32 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            write(tmp)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), _mode_for(path))
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_folder(folder)
+    with files.writing(path):  # a full disk names the file (exit 10) instead of looking like a bug
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                write(tmp)
+                tmp.flush()
+                os.fchmod(tmp.fileno(), _mode_for(path))
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        fsync_folder(folder)
+
+
+def remove_stale_temps(path: Path, name_glob: str | None = None) -> None:
+    """Remove the temporary files that `atomic_write(path)` leaves behind when it is SIGKILLed.
+
+    Call it only while nobody else can be writing `path` (under its lock): a live writer's file
+    looks the same. `name_glob` stands for `path.name` to cover a family of names (candidates).
+    """
+    name = name_glob or glob.escape(Path(path).name)
+    # mkstemp puts 8 random characters between prefix and suffix: nothing else has this shape.
+    for tmp in Path(path).parent.glob(f".{name}.{'?' * 8}{TEMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
 
 
 def _mode_for(path: Path) -> int:
@@ -106,7 +122,7 @@ def save_keras(keras_model, path: Path) -> None:
         raise ModelError(f"{path}: a Keras model file must end in .keras")
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".export.") as tmp:
+    with files.writing(path), tempfile.TemporaryDirectory(dir=folder, prefix=".export.") as tmp:
         staged = Path(tmp) / path.name
         keras_model.save(staged)
         atomic_write(path, lambda f: f.write(staged.read_bytes()))

@@ -13,21 +13,23 @@ import platform
 import shlex
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from digitcli import __version__, calibration, data, promotion, rejection, runrecord, store
+from digitcli import __version__, calibration, data, files, promotion, rejection, runrecord, store
 from digitcli.augment import AugmentConfig
 from digitcli.config import TrainConfig
-from digitcli.errors import UsageError
+from digitcli.errors import ModelError, OutputError, UsageError
 from digitcli.infer import Network
 from digitcli.metrics import Evaluation, evaluate, logits
 
 HOLDOUT = 0.1  # share of a single-split source (CSV, image folder) kept aside as its test set
 CHECKPOINT = "checkpoint.npz"
+PROMOTION = "promotion.json"  # in the run folder: the candidate that passed the gate, once deployed
 RUNS = Path("runs")
 MIN_CALIBRATION = 500  # held-out images needed for a temperature and a 1% tail worth trusting
 
@@ -59,10 +61,17 @@ class Result:
     resumed_from: int = 0  # epochs that an earlier, interrupted run had completed
 
 
+class NothingToResume(Exception):
+    """`--resume` found that the newest matching run already finished: nothing is trained."""
+
+
 def check_output(out: Path) -> None:
     """Fail before training, not after, when `out` cannot or must not be written."""
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give a file name for the model (e.g. {out}/model.npz)")
+    reason = files.not_regular(out)
+    if reason not in (None, "no such file"):  # reading a FIFO to check it would hang
+        raise UsageError(f"{out}: {reason}; refusing to overwrite it")
     if out.exists():
         try:
             store.load(out)
@@ -115,14 +124,23 @@ def run(plan: Plan, *, on_epoch=None) -> Result:
     check_output(target)
     if plan.out is not None and plan.promote is not None:
         check_output(plan.out)
-    with promotion.locked(target):
-        return _run_locked(plan, target, on_epoch)
+    if plan.promote is not None:
+        previous = promotion.previous_path(target)
+        reason = files.not_regular(previous)
+        if reason not in (None, "no such file"):
+            raise UsageError(f"{previous}: {reason}; move it away to keep the replaced model there")
+    with promotion.locked(target), ExitStack() as run_lock:
+        promotion.recover(target)  # a killed promotion, rollback or save of this target
+        return _run_locked(plan, target, on_epoch, run_lock)
 
 
-def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
+def _run_locked(plan: Plan, target: Path, on_epoch, run_lock: ExitStack) -> Result:
     from digitcli import model  # TensorFlow: imported only now that we really train
 
     config = plan.config
+    reason = files.not_regular(plan.init_from) if plan.init_from else None
+    if reason not in (None, "no such file"):  # reading a FIFO would hang
+        raise ModelError(f"{plan.init_from}: {reason}")
     init = store.load(plan.init_from) if plan.init_from else None
     if init is not None and init.hidden != config.hidden:
         config = replace(config, hidden=init.hidden)  # fine-tuning keeps the model's shape
@@ -136,6 +154,9 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
         "init_from": str(plan.init_from) if plan.init_from else None,
     }))
     run_dir, checkpoint = _run_dir_and_checkpoint(plan, settings)
+    # One run per folder: under its lock, a checkpoint's temporary file is a killed run's.
+    run_lock.enter_context(promotion.locked(run_dir / CHECKPOINT))
+    store.remove_stale_temps(run_dir / CHECKPOINT)
     _write_start(run_dir, settings, plan, target)
 
     started = time.perf_counter()
@@ -163,7 +184,10 @@ def _run_locked(plan: Plan, target: Path, on_epoch) -> Result:
         decision = promotion.decide(evaluation.accuracy, deployed, fail_under=plan.fail_under,
                                     require_better=plan.require_better)
         if decision.promote:
+            # Recorded before and after the rename, so --resume never deploys this run twice.
+            _write_promotion(run_dir, model_path, target, promoted=False)
             promotion.promote(model_path, target)
+            _write_promotion(run_dir, model_path, target, promoted=True)
             model_path = target
     result = Result(network, evaluation, history, seconds, model_path, run_dir, decision,
                     checkpoint.epoch if checkpoint else 0)
@@ -206,6 +230,12 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
             if plan.run_dir:
                 raise UsageError(f"{path}: was made with other settings or data; cannot resume it")
             continue
+        promoted = _promoted_at(folder)
+        if promoted:  # killed after deploying, before tidying up: finish that, never redeploy
+            path.unlink(missing_ok=True)
+            raise NothingToResume(f"nothing to resume: the newest matching run {folder} finished "
+                                  f"(promoted) at {promoted}")
+        (folder / PROMOTION).unlink(missing_ok=True)  # killed before the rename: redone below
         from digitcli.model import Checkpoint
 
         checkpoint = Checkpoint(meta["epoch"], arrays["weights"], arrays["optimizer"],
@@ -218,32 +248,69 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
 
 
 def new_run_dir() -> Path:
-    """runs/<UTC time>, made unique if two runs start in the same second."""
+    """A new, empty runs/<UTC time> (runs/<UTC time>-2, … when runs start in the same second)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = RUNS / stamp
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = RUNS / f"{stamp}-{suffix}"
-    return folder
+    with files.writing(RUNS, "run folder"):
+        RUNS.mkdir(parents=True, exist_ok=True)
+        for suffix in range(1, 10_000):
+            folder = RUNS / (stamp if suffix == 1 else f"{stamp}-{suffix}")
+            try:
+                folder.mkdir()  # exclusive: of two runs racing for one name, only one gets it
+                return folder
+            except FileExistsError:
+                continue
+    raise OutputError(f"{RUNS}/{stamp}: 10,000 run folders in one second; give --run-dir")
+
+
+def _write_promotion(run_dir: Path, candidate: Path, target: Path, *, promoted: bool) -> None:
+    record = {"candidate": os.path.abspath(candidate), "target": str(target),
+              ("promoted" if promoted else "passed_gate"):
+                  datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if not promoted:
+        record["note"] = "promoted once the candidate file is gone (renamed to the target)"
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    store.atomic_write(run_dir / PROMOTION, lambda f: f.write(text.encode()))
+
+
+def _promoted_at(run_dir: Path) -> str | None:
+    """When the run in `run_dir` deployed its model, or None if it did not (yet)."""
+    path = run_dir / PROMOTION
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(files.read_regular(path, UsageError, 1_000_000))
+        if "promoted" in record:
+            return str(record["promoted"])
+        # Killed between the rename and its record: the rename moved the candidate away.
+        return None if Path(record["candidate"]).exists() else str(record["passed_gate"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: damaged ({exc!r}); cannot tell whether this run deployed its "
+                         "model, so it is not resumed") from None
 
 
 def _write_start(run_dir: Path, settings: dict, plan: Plan, target: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "command.txt").write_text(_command() + "\n")
-    runrecord.write_json(run_dir / "settings.json", {
+    with files.writing(run_dir, "run folder"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    _record(run_dir / "command.txt", lambda p: p.write_text(_command() + "\n"))
+    _record(run_dir / "settings.json", lambda p: runrecord.write_json(p, {
         **settings,
         "target": str(target),
         "promote": plan.promote is not None,
         "fail_under": plan.fail_under,
         "require_better": plan.require_better,
-    })
+    }))
+
+
+def _record(path: Path, write) -> None:
+    """Write one file of the run record; a full disk names it (exit 10)."""
+    with files.writing(path, "run record"):
+        write(path)
 
 
 def _write_record(result: Result, x_test, y_test) -> None:
     folder = result.run_dir
     decision = result.decision
-    runrecord.write_json(folder / "metrics.json", {
+    _record(folder / "metrics.json", lambda p: runrecord.write_json(p, {
         **result.evaluation.as_dict(),
         "seconds": round(result.seconds, 1),
         "epochs_run": len(result.history),
@@ -252,12 +319,13 @@ def _write_record(result: Result, x_test, y_test) -> None:
         "promoted": None if decision is None else decision.promote,
         "gate_failures": None if decision is None else decision.reasons,
         "deployed_accuracy": None if decision is None else decision.deployed_accuracy,
-    })
-    runrecord.write_history(folder / "history.csv", result.history)
-    runrecord.write_confusion(folder / "confusion.csv", result.evaluation)
-    runrecord.plot_curves(folder / "training_curves.png", result.history)
-    runrecord.plot_confusion(folder / "confusion.png", result.evaluation)
-    runrecord.plot_mistakes(folder / "mistakes.png", result.network, x_test, y_test)
+    }))
+    _record(folder / "history.csv", lambda p: runrecord.write_history(p, result.history))
+    _record(folder / "confusion.csv", lambda p: runrecord.write_confusion(p, result.evaluation))
+    _record(folder / "training_curves.png", lambda p: runrecord.plot_curves(p, result.history))
+    _record(folder / "confusion.png", lambda p: runrecord.plot_confusion(p, result.evaluation))
+    _record(folder / "mistakes.png",
+            lambda p: runrecord.plot_mistakes(p, result.network, x_test, y_test))
 
 
 def _metadata(config, settings, names, x, y, validation, evaluation, history, seconds, model):
