@@ -215,10 +215,12 @@ def predict(
     results = _with_progress(results, len(items))
     try:
         for result, text in results:
-            if result.status == "error":
+            if result.status == "error" and len(items) > 1:  # one input: its error is the error
                 print(f"digitcli: {records.path_text(result.path)}: {result.error}", file=sys.stderr)
             sink.add(result, text)
-        sink.close()
+        # A table of nothing but errors would only repeat stderr; machine formats keep the records.
+        if output_format is not PredictFormat.table or sink.failures < len(items):
+            sink.close()
     except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
         # Point stdout at /dev/null so Python's last flush does not fail a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -228,8 +230,9 @@ def predict(
         print(f"digitcli: {sink.unsure} of {len(items)} inputs are unsure (status \"unsure\")",
               file=sys.stderr)
     if failures == len(items):
-        what = "the input" if len(items) == 1 else f"all {len(items)} inputs"
-        raise InputError(f"{what} failed; nothing was recognised")
+        if len(items) == 1:
+            raise InputError(f"{records.path_text(result.path)}: {result.error}")
+        raise InputError(f"all {len(items)} inputs failed; nothing was recognised")
     if failures:
         print(f"digitcli: {failures} of {len(items)} inputs failed", file=sys.stderr)
         raise typer.Exit(ExitCode.PARTIAL)

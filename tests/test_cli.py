@@ -141,10 +141,42 @@ def test_bad_files_are_reported_and_skipped(images, tiny_model):
     assert (images / "cut.png").read_bytes() == good[: len(good) // 2]  # inputs are never touched
 
 
+def test_a_fifo_in_a_folder_is_an_error_record_and_the_batch_goes_on(images, tiny_model, fifo):
+    fifo(images / "c_pipe.png")  # reading it would wait for ever for a writer
+    result = run("predict", images, "-f", "jsonl", "-m", tiny_model)
+    assert result.exit_code == ExitCode.PARTIAL, result.output
+    rows = {r["path"].split("/")[-1]: r for r in records(result.stdout)}
+    assert rows["c_pipe.png"]["status"] == "error"
+    assert rows["c_pipe.png"]["error"] == "is a named pipe (FIFO), not a regular file"
+    assert rows["b_seven.png"]["status"] == rows["a_one.jpg"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("command", [("predict", "-m"), ("predict", "--number", "-m"), ("inspect",)])
+def test_a_fifo_as_the_picture_is_a_one_line_error(tmp_path, tiny_model, fifo, command):
+    pipe = fifo(tmp_path / "pipe.png")
+    result = run(*command, tiny_model, *(["--image"] if command == ("inspect",) else []), pipe)
+    one_line_error(result, ExitCode.INPUT, f"{pipe}: is a named pipe (FIFO), not a regular file")
+
+
 def test_missing_path_is_one_line_error(tiny_model):
     result = run("predict", "nowhere.png", "-m", tiny_model)
-    one_line_error(result, ExitCode.INPUT, "failed")
-    assert "nowhere.png: no such file or folder" in result.stderr
+    assert result.exit_code == ExitCode.INPUT
+    assert result.stdout == ""  # no table of one error
+    assert result.stderr == "digitcli: error: nowhere.png: no such file or folder\n"
+
+
+def test_a_batch_where_everything_failed(tmp_path, tiny_model):
+    """Each failure and one summary on stderr; no table of errors, but records stay data."""
+    args = ("predict", tmp_path / "gone.png", tmp_path / "lost.png", "-m", tiny_model)
+    result = run(*args)
+    assert result.exit_code == ExitCode.INPUT and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"digitcli: {tmp_path}/gone.png: no such file or folder",
+        f"digitcli: {tmp_path}/lost.png: no such file or folder",
+        "digitcli: error: all 2 inputs failed; nothing was recognised"]
+    result = run(*args, "-f", "jsonl")
+    assert result.exit_code == ExitCode.INPUT
+    assert [r["status"] for r in records(result.stdout)] == ["error", "error"]
 
 
 def test_folder_without_images(tmp_path, tiny_model):
