@@ -151,12 +151,18 @@ def _expand(argument: str, recursive: bool) -> list[Item]:
         found = [Item(p) for p in _image_files(argument, recursive)]
         if found:
             return found
-        hint = "" if recursive else "; add --recursive to look in subfolders"
+        advise = not recursive and _has_subfolders(argument)
+        hint = "; add --recursive to look in subfolders" if advise else ""
         kinds = ", ".join(s.lstrip(".") for s in IMAGE_SUFFIXES)
         return [Item(argument, f"no images found in this folder (looked for {kinds}{hint})")]
     if not path.exists():
         return [Item(argument, "no such file or folder")]
     return [Item(argument)]
+
+
+def _has_subfolders(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(entry.is_dir() for entry in entries)
 
 
 def _image_files(folder: str, recursive: bool) -> Iterator[str]:
