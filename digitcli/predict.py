@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from digitcli.errors import DigitcliError
+from digitcli.files import writing
 from digitcli.infer import Network
 from digitcli.rejection import Judge
 
@@ -383,10 +384,12 @@ def _save_input(image: np.ndarray, folder: Path, index: int, path: str, part: in
     """Write the 28×28 input the network saw, numbered so names never collide."""
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{index:06d}-{Path(path).stem}" + (f"-{part}" if part else "")
     pixels = np.asarray(image).round().clip(0, 255).astype(np.uint8)  # number digits are float
-    Image.fromarray(pixels).save(folder / f"{name}.png")
+    target = folder / f"{name}.png"
+    with writing(target, "preprocessed input"):  # a full disk stops the batch, naming the file
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(target)
 
 
 def read_stdin_lines(stream) -> list[str]:

@@ -158,6 +158,25 @@ def test_a_fifo_as_the_picture_is_a_one_line_error(tmp_path, tiny_model, fifo, c
     one_line_error(result, ExitCode.INPUT, f"{pipe}: is a named pipe (FIFO), not a regular file")
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_save_preprocessed_on_a_full_disk_stops_cleanly_naming_the_file(tmp_path, tiny_model, workers):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(70):
+        digit_image(7, size=40).save(folder / f"img{i:03d}.png")
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    (seen / "000066-img066.png").symlink_to("/dev/full")  # writing there: ENOSPC, a full disk
+    result = run("predict", folder, "--save-preprocessed", seen, "--workers", workers,
+                 "-f", "jsonl", "-m", tiny_model)
+    one_line_error(result, ExitCode.OUTPUT, f"cannot write preprocessed input {seen}/000066-img066.png",
+                   "No space left on device; free some space and run again")
+    rows = records(result.stdout)  # the chunks before the failing one are all there
+    assert [r["path"] for r in rows] == [str(folder / f"img{i:03d}.png") for i in range(64)]
+    assert all(r["status"] == "ok" for r in rows)
+    assert len(list(seen.glob("0000[0-5]*.png"))) == 60
+
+
 def test_missing_path_is_one_line_error(tiny_model):
     result = run("predict", "nowhere.png", "-m", tiny_model)
     assert result.exit_code == ExitCode.INPUT
