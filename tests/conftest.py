@@ -37,9 +37,10 @@ def mnist_dir() -> Path:
 
 @pytest.fixture
 def fifo():
-    """Make named pipes (`fifo(path)`); a reader stuck on one is released after 3 s, so a test
-    of code that would wait for ever fails instead of hanging the suite."""
+    """Make named pipes (`fifo(path)`). A reader stuck on one is released after 3 s (so a test of
+    code that would wait for ever fails instead of hanging the suite), and the test then fails."""
     made: list[Path] = []
+    released: list[Path] = []
     done = threading.Event()
 
     def release():
@@ -47,6 +48,7 @@ def fifo():
             for path in made:
                 try:  # succeeds only while a reader waits; closing gives it end-of-file
                     os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    released.append(path)
                 except OSError:
                     pass
 
@@ -61,6 +63,7 @@ def fifo():
     yield make
     done.set()
     timer.cancel()
+    assert not released, f"the code under test waited to read {released[0]}"
 
 
 def random_network(hidden=(16, 8), seed=0) -> Network:
