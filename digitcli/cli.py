@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 # Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
+from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
@@ -98,10 +99,17 @@ ModelOption = Annotated[
 ]
 DATA_HELP = ("a folder of MNIST IDX files, a mnist.npz, a CSV (label,pixel0..783), or a folder "
              "with 0/ … 9/ image subfolders")
+
+
+def _unless_from_env(ctx: typer.Context, param, value):
+    """Leave a DIGITCLI_DATA value to data.open_source, whose errors name the variable."""
+    return None if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT else value
+
+
 DataOption = Annotated[
     Optional[str],
     typer.Option("--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-                 help=f"Dataset: {DATA_HELP}."),
+                 callback=_unless_from_env, help=f"Dataset: {DATA_HELP}."),
 ]
 
 
@@ -420,7 +428,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-        help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
+        callback=_unless_from_env, help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
     hidden: Annotated[str, typer.Option(

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.errors import ExitCode
-from tests.conftest import digit_image
+from tests.conftest import REPO, digit_image
 
 runner = CliRunner()
 
@@ -175,6 +177,41 @@ def test_save_preprocessed_on_a_full_disk_stops_cleanly_naming_the_file(tmp_path
     assert [r["path"] for r in rows] == [str(folder / f"img{i:03d}.png") for i in range(64)]
     assert all(r["status"] == "ok" for r in rows)
     assert len(list(seen.glob("0000[0-5]*.png"))) == 60
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_a_bad_digitcli_data_names_the_variable(monkeypatch, tiny_model, command):
+    monkeypatch.setenv("DIGITCLI_DATA", "/nonexistent")
+    result = run(command, *(["-m", tiny_model] if command == "evaluate" else []))
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr == "digitcli: error: DIGITCLI_DATA=/nonexistent: no such file or folder\n"
+
+
+def test_evaluate_offline_prints_only_its_error_and_never_imports_tensorflow(tmp_path):
+    """No --data, no DIGITCLI_DATA, no Keras cache, no network (an unresolvable host here)."""
+    code = ("import sys; from digitcli import data, cli; data.MNIST_HOST = 'mnist.invalid'\n"
+            "try:\n    cli.app(['evaluate'])\n"
+            "finally:\n    assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k != "DIGITCLI_DATA"} | {"HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == ExitCode.DATA, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("digitcli: error: could not download MNIST (cannot reach "
+                                    "mnist.invalid")
+    assert result.stderr.count("\n") == 1 and "pass --data DIR" in result.stderr
+
+
+def test_evaluate_ood_folder_with_a_fifo_counts_it_and_finishes(tmp_path, tiny_model, fifo):
+    digits = tmp_path / "digits.csv"
+    digits.write_text("".join(f"{d}," + ",".join(["0"] * 784) + "\n" for d in range(10)))
+    others = tmp_path / "others"
+    others.mkdir()
+    digit_image(7).save(others / "a.png")
+    fifo(others / "b.png")
+    result = run("evaluate", "-m", tiny_model, "--data", digits, "--ood", others, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unsure"]["others"] == 2
 
 
 def test_missing_path_is_one_line_error(tiny_model):
