@@ -209,6 +209,8 @@ def predict(
         raise UsageError("--number finds the digits itself; it cannot be used with --preprocess none")
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    if not items:  # only `-` can give none
+        raise InputError("no inputs: `-` read no paths from stdin")
     if shard is not None:
         items = batch.shard(items, *shard)
         if not items:

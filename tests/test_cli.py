@@ -221,6 +221,12 @@ def test_missing_path_is_one_line_error(tiny_model):
     assert result.stderr == "digitcli: error: nowhere.png: no such file or folder\n"
 
 
+def test_no_paths_on_stdin(tiny_model):
+    result = run("predict", "-", "-m", tiny_model, input="")
+    assert result.exit_code == ExitCode.INPUT and result.stdout == ""
+    assert result.stderr == "digitcli: error: no inputs: `-` read no paths from stdin\n"
+
+
 def test_a_batch_where_everything_failed(tmp_path, tiny_model):
     """Each failure and one summary on stderr; no table of errors, but records stay data."""
     args = ("predict", tmp_path / "gone.png", tmp_path / "lost.png", "-m", tiny_model)
