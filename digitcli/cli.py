@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 # Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
+from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
@@ -98,10 +99,17 @@ ModelOption = Annotated[
 ]
 DATA_HELP = ("a folder of MNIST IDX files, a mnist.npz, a CSV (label,pixel0..783), or a folder "
              "with 0/ … 9/ image subfolders")
+
+
+def _unless_from_env(ctx: typer.Context, param, value):
+    """Leave a DIGITCLI_DATA value to data.open_source, whose errors name the variable."""
+    return None if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT else value
+
+
 DataOption = Annotated[
     Optional[str],
     typer.Option("--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-                 help=f"Dataset: {DATA_HELP}."),
+                 callback=_unless_from_env, help=f"Dataset: {DATA_HELP}."),
 ]
 
 
@@ -201,6 +209,8 @@ def predict(
         raise UsageError("--number finds the digits itself; it cannot be used with --preprocess none")
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    if not items:  # only `-` can give none
+        raise InputError("no inputs: `-` read no paths from stdin")
     if shard is not None:
         items = batch.shard(items, *shard)
         if not items:
@@ -215,10 +225,12 @@ def predict(
     results = _with_progress(results, len(items))
     try:
         for result, text in results:
-            if result.status == "error":
+            if result.status == "error" and len(items) > 1:  # one input: its error is the error
                 print(f"digitcli: {records.path_text(result.path)}: {result.error}", file=sys.stderr)
             sink.add(result, text)
-        sink.close()
+        # A table of nothing but errors would only repeat stderr; machine formats keep the records.
+        if output_format is not PredictFormat.table or sink.failures < len(items):
+            sink.close()
     except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
         # Point stdout at /dev/null so Python's last flush does not fail a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -228,8 +240,9 @@ def predict(
         print(f"digitcli: {sink.unsure} of {len(items)} inputs are unsure (status \"unsure\")",
               file=sys.stderr)
     if failures == len(items):
-        what = "the input" if len(items) == 1 else f"all {len(items)} inputs"
-        raise InputError(f"{what} failed; nothing was recognised")
+        if len(items) == 1:
+            raise InputError(f"{records.path_text(result.path)}: {result.error}")
+        raise InputError(f"all {len(items)} inputs failed; nothing was recognised")
     if failures:
         print(f"digitcli: {failures} of {len(items)} inputs failed", file=sys.stderr)
         raise typer.Exit(ExitCode.PARTIAL)
@@ -417,7 +430,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-        help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
+        callback=_unless_from_env, help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
     hidden: Annotated[str, typer.Option(

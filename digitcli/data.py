@@ -3,7 +3,7 @@
 Every source comes out the same way: images as uint8 (N, 784) with 0 = background and 255 = full ink
 (the MNIST convention), labels as uint8 (N,) in 0..9. Every problem with a dataset is a one-line
 `DataError` that names the file. NumPy and the standard library only: Keras is imported (through
-`digitcli.model`) just for the download fallback.
+`digitcli.model`) just for the download fallback, and only once its server can be reached.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import itertools
 import math
 import os
+import socket
 import struct
 import sys
 import zipfile
@@ -26,6 +28,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 
 from digitcli.errors import DataError, DigitcliError, NoDigitError
+from digitcli.files import not_regular, open_regular
 from digitcli.predict import IMAGE_SUFFIXES  # the same pictures `predict` reads
 
 SIDE = 28
@@ -48,7 +51,14 @@ IDX_STEMS = {
 }
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x0803 / 0x0801: unsigned bytes, 3 / 1 dimensions
 CSV_CHUNK_ROWS = 4096  # parse CSVs in blocks so a 60k-row file never exists as float64 at once
+# A row of 785 numbers is 2-4 KB, 16 KB even written as "255.000000000"; a longer line is not a
+# row of this format, and reading it whole could take all memory.
+CSV_LINE_MAX = 1 << 16
 READ_CHUNK = 1 << 22
+# Deflate cannot expand data more than 1032 times: a gzip file promising more is lying.
+DEFLATE_RATIO_MAX = 1032
+DIGIT_FOLDERS = tuple(str(d) for d in range(10))
+MNIST_HOST = "storage.googleapis.com"  # where keras.datasets.mnist.load_data downloads from
 
 Kind = Literal["idx", "npz", "csv", "folder", "keras"]
 ImageLoader = Callable[[Path], np.ndarray]
@@ -109,10 +119,11 @@ def open_source(source: str | Path | None) -> Source:
         return _open_path(Path(source).expanduser())
     env = os.environ.get(ENV_VAR)
     if env:
+        path = Path(env).expanduser()
         try:
-            return _open_path(Path(env).expanduser())
-        except DataError as e:
-            raise DataError(f"{e} (from {ENV_VAR})") from e
+            return _open_path(path)
+        except DataError as e:  # name the variable: a user may have forgotten it is set
+            raise DataError(f"{ENV_VAR}={env}: {str(e).removeprefix(f'{path}: ')}") from e
     cache = Path.home() / ".keras" / "datasets" / "mnist.npz"
     if cache.is_file():
         return _open_path(cache)
@@ -161,6 +172,8 @@ def _open_path(path: Path) -> Source:
             return Source("idx", path, f"IDX folder {path}")
         if any((path / str(d)).is_dir() for d in range(10)):
             return Source("folder", path, f"image folder {path}")
+    elif why := not_regular(path):  # a FIFO would hang the read for ever
+        raise DataError(f"{path}: {why}")
     elif path.suffix.lower() == ".npz":
         return Source("npz", path, f"npz file {path}")
     elif path.suffix.lower() == ".csv":
@@ -173,7 +186,7 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     for name in (stem, stem.replace("-idx", ".idx")):
         for suffix in ("", ".gz"):
             candidate = folder / (name + suffix)
-            if candidate.is_file():
+            if candidate.exists():  # a FIFO or a folder by that name is refused when read
                 return candidate
     return None
 
@@ -202,7 +215,11 @@ def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray
     what = "images" if magic == IMAGES_MAGIC else "labels"
     header_size = 4 * (2 + len(item_shape))
     try:
-        with _open_maybe_gzip(path) as f:
+        with open_regular(path, DataError) as raw:
+            # Sniff the gzip magic rather than trust the suffix: renamed files are common.
+            compressed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            f = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             header = f.read(header_size)
             if len(header) < header_size:
                 raise DataError(
@@ -217,6 +234,7 @@ def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray
             if tuple(dims) != item_shape:
                 raise DataError(f"{path}: images are {dims[0]}x{dims[1]}, expected {SIDE}x{SIDE}")
             size = count * math.prod(item_shape)
+            _check_declared(path, raw, size, header_size, compressed, f"{count} {what}")
             data = _read_at_most(f, size + 1)  # one byte more tells us whether extra data follows
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # bad or cut-off gzip data
         raise DataError(f"{path}: damaged or truncated file ({e})") from e
@@ -230,14 +248,20 @@ def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray
     return np.frombuffer(data, np.uint8).reshape(count, *item_shape)
 
 
-def _open_maybe_gzip(path: Path) -> BinaryIO:
-    # Sniff the gzip magic rather than trust the suffix: renamed files are common.
-    f = path.open("rb")
-    if f.read(2) == b"\x1f\x8b":
-        f.close()
-        return gzip.open(path, "rb")
-    f.seek(0)
-    return f
+def _check_declared(path: Path, raw: BinaryIO, size: int, header_size: int, compressed: bool,
+                    what: str) -> None:
+    """Refuse a header that promises more data than the file can hold, before reading any."""
+    stored = os.fstat(raw.fileno()).st_size
+    if not compressed and size > stored - header_size:
+        raise DataError(
+            f"{path}: truncated IDX file: header promises {what} ({size} bytes) "
+            f"but only {stored - header_size} bytes follow"
+        )
+    if compressed and size > stored * DEFLATE_RATIO_MAX:
+        raise DataError(
+            f"{path}: header promises {what} ({size} bytes), more than a {stored}-byte "
+            "gzip file can hold"
+        )
 
 
 def _read_at_most(f: BinaryIO, limit: int) -> bytearray:
@@ -250,34 +274,63 @@ def _read_at_most(f: BinaryIO, limit: int) -> bytearray:
 
 
 def _load_npz(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
-    with path.open("rb") as f:
+    with open_regular(path, DataError) as f:
         if f.read(4) != b"PK\x03\x04":
             raise DataError(
                 f"{path}: not a .npz archive (a zip of .npy arrays like Keras' mnist.npz)"
             )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in NPZ_KEYS if key not in npz.files]
-            if missing:
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                missing = [key for key in NPZ_KEYS if key not in npz.files]
+                if missing:
+                    raise DataError(
+                        f"{path}: missing {', '.join(missing)} "
+                        f"(a Keras-style mnist.npz holds {', '.join(NPZ_KEYS)})"
+                    )
+                for key in (f"x_{split}", f"y_{split}"):
+                    _check_npy_member(path, npz.zip, f"{key}.npy")
+                x, y = npz[f"x_{split}"], npz[f"y_{split}"]
+        except ValueError as e:
+            if "pickle" in str(e).lower():  # NumPy refuses object arrays under allow_pickle=False
                 raise DataError(
-                    f"{path}: missing {', '.join(missing)} "
-                    f"(a Keras-style mnist.npz holds {', '.join(NPZ_KEYS)})"
-                )
-            x, y = npz[f"x_{split}"], npz[f"y_{split}"]
-    except ValueError as e:
-        if "pickle" in str(e).lower():  # NumPy refuses object arrays under allow_pickle=False
-            raise DataError(
-                f"{path}: contains pickled objects and is refused (loading them could run code)"
-            ) from e
-        raise DataError(f"{path}: damaged .npz archive ({e})") from e
-    except (EOFError, zlib.error, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: damaged .npz archive ({e})") from e
+                    f"{path}: contains pickled objects and is refused (loading them could run code)"
+                ) from e
+            raise DataError(f"{path}: damaged .npz archive ({e})") from e
+        except (EOFError, zlib.error, zipfile.BadZipFile) as e:
+            raise DataError(f"{path}: damaged .npz archive ({e})") from e
     x, y = _checked(x, y, f"{path} [{split}]")
     return x, y, split
 
 
+def _check_npy_member(path: Path, archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse an array whose header declares more bytes than its zip member holds, unread.
+
+    NumPy allocates the declared shape before reading: a 1 KB file could ask for terabytes.
+    """
+    from numpy.lib import format as npy
+
+    info = archive.getinfo(name)
+    with archive.open(info) as member:
+        version = npy.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = npy.read_array_header_2_0(member)
+        else:  # 3.0 differs from 2.0 only in the header's text encoding
+            shape, _, dtype = npy._read_array_header(member, version)
+        held = info.file_size - member.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if not dtype.hasobject and declared > held:  # object arrays are refused by np.load itself
+        raise DataError(
+            f"{path}: {name} declares an array of shape {shape} ({declared} bytes) "
+            f"but holds only {held} bytes"
+        )
+
+
 def _download_mnist() -> Mapping[str, np.ndarray]:
     """Fetch MNIST with Keras (cached in ~/.keras/datasets); the only Keras use in this module."""
+    _check_reachable(MNIST_HOST)
     from digitcli.model import import_keras  # lazy: TensorFlow only when nothing else is available
 
     keras = import_keras()
@@ -285,6 +338,23 @@ def _download_mnist() -> Mapping[str, np.ndarray]:
     with contextlib.redirect_stdout(sys.stderr):
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _check_reachable(host: str) -> None:
+    """Fail at once, quietly, when the download server cannot be reached.
+
+    Otherwise an offline run would import TensorFlow (seconds) and print Keras' "Downloading data
+    from …" line only to fail. Behind a proxy a direct connection proves nothing: leave it to Keras.
+    """
+    import urllib.request
+
+    if "https" in urllib.request.getproxies():
+        return
+    try:
+        socket.create_connection((host, 443), timeout=10).close()
+    except OSError as e:
+        raise DataError(f"could not download MNIST (cannot reach {host}: {e.strerror or e}); "
+                        f"{OFFLINE_HINT}") from e
 
 
 def _load_keras(split: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -303,8 +373,8 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     xs, ys = [], []
     try:
         # utf-8-sig drops the byte-order mark spreadsheet programs like to write.
-        with path.open(encoding="utf-8-sig") as f:
-            rows = ((n, line) for n, line in enumerate(f, start=1) if line.strip())
+        with io.TextIOWrapper(open_regular(path, DataError), encoding="utf-8-sig") as f:
+            rows = ((n, line) for n, line in enumerate(_lines(path, f), start=1) if line.strip())
             first = next(rows, None)
             if first is None:
                 raise DataError(
@@ -325,6 +395,15 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     if not xs:
         raise DataError(f"{path}: empty CSV file (a header but no data rows)")
     return np.concatenate(xs), np.concatenate(ys), "single split: all rows"
+
+
+def _lines(path: Path, f: io.TextIOBase) -> Iterator[str]:
+    """The lines of `f`, refusing one too long to be a CSV row rather than reading it whole."""
+    for n, line in enumerate(iter(lambda: f.readline(CSV_LINE_MAX + 1), ""), start=1):
+        if len(line) > CSV_LINE_MAX:
+            raise DataError(f"{path}: line {n} is longer than {CSV_LINE_MAX} characters, "
+                            f"too long for a row of label + {PIXELS} pixels")
+        yield line
 
 
 def _chunks(rows: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
@@ -371,12 +450,20 @@ def _is_number(text: str) -> bool:
 def _load_folder(
     folder: Path, image_loader: ImageLoader | None, skip_unreadable: bool = False
 ) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    others = sorted(entry.name + "/" for entry in folder.iterdir() if entry.is_dir()
+                    and entry.name not in DIGIT_FOLDERS and not entry.name.startswith("."))
+    if others:  # in a labelled dataset, a subfolder that is no label is almost surely a mistake
+        one = len(others) == 1
+        raise DataError(f"{folder}: subfolder{'' if one else 's'} {', '.join(others)} "
+                        f"{'is not a digit label' if one else 'are not digit labels'}: a labelled "
+                        f"image folder holds only 0/ to 9/ (move {'it' if one else 'them'} out)")
     files = [
         (digit, f)
         for digit in range(10)
         if (folder / str(digit)).is_dir()
         for f in sorted((folder / str(digit)).iterdir())
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        # Not is_file(): a FIFO or device with a picture's name is refused by name, not skipped.
+        if f.suffix.lower() in IMAGE_SUFFIXES and not f.is_dir()
     ]
     if not files:
         raise DataError(
@@ -391,11 +478,11 @@ def _load_folder(
             image = np.asarray(image_loader(f))
         except NoDigitError as e:
             if not skip_unreadable:  # training data must be clean: stop rather than skip
-                raise DataError(f"{f}: cannot use as a training image: {e}") from e
+                raise DataError(f"{f}: cannot use as a training image: {_unnamed(e, f)}") from e
             unreadable.append(str(e))
             continue
         except DigitcliError as e:
-            raise DataError(f"{f}: cannot use as a training image: {e}") from e
+            raise DataError(f"{f}: cannot use as a training image: {_unnamed(e, f)}") from e
         if image.shape != (SIDE, SIDE):
             raise DataError(
                 f"{f}: image has shape {image.shape} after loading, expected {SIDE}x{SIDE}"
@@ -408,6 +495,11 @@ def _load_folder(
     x, y = _checked(np.stack(images), np.array(labels, np.uint8), str(folder),
                     where=lambda i: str(kept[i]))
     return x, y, "single split: all images", unreadable
+
+
+def _unnamed(error: Exception, path: Path) -> str:
+    """The error's message without its leading "path: ", which ours already says."""
+    return str(error).removeprefix(f"{path}: ")
 
 
 # --- validation shared by every loader ------------------------------------------------------

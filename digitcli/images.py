@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
-import stat
 import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from digitcli.errors import InputError
+from digitcli.files import open_regular
 
 # 50 Mpx holds every ordinary camera photo and scan (12-48 Mpx phones, A4 at 600 dpi is 35 Mpx)
 # while bounding the memory a single input can take: the decoded RGB pixels plus the float32
@@ -39,22 +41,26 @@ def open_gray(
     Raises InputError (one line, naming the file) for anything that is not a usable image.
     ``draft_size`` lets a JPEG decode at a reduced size that is still at least that large.
     """
-    try:
-        return _decode(path, max_pixels, draft_size)
-    except InputError:
-        # Checked only now, as it costs a tenth of decoding a small PNG: a missing, empty or
-        # folder path is named as such rather than as a damaged image.
-        _check_file(Path(path))
-        raise
+    # Opened once, here: a FIFO or a device (which Pillow would open and read for ever) is
+    # refused on the open descriptor, and Pillow decodes from that same descriptor.
+    with open_regular(path, InputError) as file:
+        try:
+            return _decode(file, path, max_pixels, draft_size)
+        except InputError:
+            # An empty file is named as such rather than as a damaged image.
+            if os.fstat(file.fileno()).st_size == 0:
+                raise InputError(f"{path}: file is empty (0 bytes)") from None
+            raise
 
 
-def _decode(path: Path | str, max_pixels: int, draft_size: tuple[int, int] | None) -> np.ndarray:
-    """open_gray's work; every failure becomes an InputError."""
+def _decode(file: BinaryIO, path: Path | str, max_pixels: int,
+            draft_size: tuple[int, int] | None) -> np.ndarray:
+    """open_gray's work on the opened `file`; every failure becomes an InputError."""
     with warnings.catch_warnings():
         # Pillow only warns between 1x and 2x its limit; a warning must stop us too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as img:
+            with Image.open(file) as img:
                 _check_size(path, img.size, max_pixels)
                 if draft_size is not None and img.format == "JPEG":
                     img.draft("L", draft_size)
@@ -69,26 +75,10 @@ def _decode(path: Path | str, max_pixels: int, draft_size: tuple[int, int] | Non
             size = f"{int(found.group(1)) / 1e6:.0f} Mpx" if found else "too large"
             limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
             raise InputError(f"{path}: image is {size}, more than the {limit / 1e6:.0f} Mpx limit") from None
-        except PermissionError:
-            raise InputError(f"{path}: permission denied") from None
         except Image.UnidentifiedImageError:
             raise InputError(f"{path}: not an image file (unknown or unsupported format)") from None
         except _DECODE_ERRORS as err:
             raise InputError(f"{path}: file is truncated or damaged ({err})") from None
-
-
-def _check_file(path: Path) -> None:
-    """Reject a path that is missing, a folder or empty, with a message that says which."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"{path}: is a directory, not an image file")
-    if info.st_size == 0:
-        raise InputError(f"{path}: file is empty (0 bytes)")
 
 
 def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:

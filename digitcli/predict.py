@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from digitcli.errors import DigitcliError
+from digitcli.files import writing
 from digitcli.infer import Network
 from digitcli.rejection import Judge
 
@@ -151,12 +152,18 @@ def _expand(argument: str, recursive: bool) -> list[Item]:
         found = [Item(p) for p in _image_files(argument, recursive)]
         if found:
             return found
-        hint = "" if recursive else "; add --recursive to look in subfolders"
+        advise = not recursive and _has_subfolders(argument)
+        hint = "; add --recursive to look in subfolders" if advise else ""
         kinds = ", ".join(s.lstrip(".") for s in IMAGE_SUFFIXES)
         return [Item(argument, f"no images found in this folder (looked for {kinds}{hint})")]
     if not path.exists():
         return [Item(argument, "no such file or folder")]
     return [Item(argument)]
+
+
+def _has_subfolders(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(entry.is_dir() for entry in entries)
 
 
 def _image_files(folder: str, recursive: bool) -> Iterator[str]:
@@ -377,10 +384,12 @@ def _save_input(image: np.ndarray, folder: Path, index: int, path: str, part: in
     """Write the 28×28 input the network saw, numbered so names never collide."""
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{index:06d}-{Path(path).stem}" + (f"-{part}" if part else "")
     pixels = np.asarray(image).round().clip(0, 255).astype(np.uint8)  # number digits are float
-    Image.fromarray(pixels).save(folder / f"{name}.png")
+    target = folder / f"{name}.png"
+    with writing(target, "preprocessed input"):  # a full disk stops the batch, naming the file
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(target)
 
 
 def read_stdin_lines(stream) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,37 @@ def mnist_dir() -> Path:
     if not value:
         pytest.skip("DIGITCLI_DATA is not set: point it at the MNIST IDX files to run this test")
     return Path(value)
+
+
+@pytest.fixture
+def fifo():
+    """Make named pipes (`fifo(path)`). A reader stuck on one is released after 3 s (so a test of
+    code that would wait for ever fails instead of hanging the suite), and the test then fails."""
+    made: list[Path] = []
+    released: list[Path] = []
+    done = threading.Event()
+
+    def release():
+        while not done.wait(0.2):
+            for path in made:
+                try:  # succeeds only while a reader waits; closing gives it end-of-file
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    released.append(path)
+                except OSError:
+                    pass
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    timer = threading.Timer(3.0, release)
+    timer.daemon = True
+    timer.start()
+    yield make
+    done.set()
+    timer.cancel()
+    assert not released, f"the code under test waited to read {released[0]}"
 
 
 def random_network(hidden=(16, 8), seed=0) -> Network:

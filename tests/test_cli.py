@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.errors import ExitCode
-from tests.conftest import digit_image
+from tests.conftest import REPO, digit_image
 
 runner = CliRunner()
 
@@ -141,10 +143,102 @@ def test_bad_files_are_reported_and_skipped(images, tiny_model):
     assert (images / "cut.png").read_bytes() == good[: len(good) // 2]  # inputs are never touched
 
 
+def test_a_fifo_in_a_folder_is_an_error_record_and_the_batch_goes_on(images, tiny_model, fifo):
+    fifo(images / "c_pipe.png")  # reading it would wait for ever for a writer
+    result = run("predict", images, "-f", "jsonl", "-m", tiny_model)
+    assert result.exit_code == ExitCode.PARTIAL, result.output
+    rows = {r["path"].split("/")[-1]: r for r in records(result.stdout)}
+    assert rows["c_pipe.png"]["status"] == "error"
+    assert rows["c_pipe.png"]["error"] == "is a named pipe (FIFO), not a regular file"
+    assert rows["b_seven.png"]["status"] == rows["a_one.jpg"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("command", [("predict", "-m"), ("predict", "--number", "-m"), ("inspect",)])
+def test_a_fifo_as_the_picture_is_a_one_line_error(tmp_path, tiny_model, fifo, command):
+    pipe = fifo(tmp_path / "pipe.png")
+    result = run(*command, tiny_model, *(["--image"] if command == ("inspect",) else []), pipe)
+    one_line_error(result, ExitCode.INPUT, f"{pipe}: is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_save_preprocessed_on_a_full_disk_stops_cleanly_naming_the_file(tmp_path, tiny_model, workers):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(70):
+        digit_image(7, size=40).save(folder / f"img{i:03d}.png")
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    (seen / "000066-img066.png").symlink_to("/dev/full")  # writing there: ENOSPC, a full disk
+    result = run("predict", folder, "--save-preprocessed", seen, "--workers", workers,
+                 "-f", "jsonl", "-m", tiny_model)
+    one_line_error(result, ExitCode.OUTPUT, f"cannot write preprocessed input {seen}/000066-img066.png",
+                   "No space left on device; free some space and run again")
+    rows = records(result.stdout)  # the chunks before the failing one are all there
+    assert [r["path"] for r in rows] == [str(folder / f"img{i:03d}.png") for i in range(64)]
+    assert all(r["status"] == "ok" for r in rows)
+    assert len(list(seen.glob("0000[0-5]*.png"))) == 60
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_a_bad_digitcli_data_names_the_variable(monkeypatch, tiny_model, command):
+    monkeypatch.setenv("DIGITCLI_DATA", "/nonexistent")
+    result = run(command, *(["-m", tiny_model] if command == "evaluate" else []))
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr == "digitcli: error: DIGITCLI_DATA=/nonexistent: no such file or folder\n"
+
+
+def test_evaluate_offline_prints_only_its_error_and_never_imports_tensorflow(tmp_path):
+    """No --data, no DIGITCLI_DATA, no Keras cache, no network (an unresolvable host here)."""
+    code = ("import sys; from digitcli import data, cli; data.MNIST_HOST = 'mnist.invalid'\n"
+            "try:\n    cli.app(['evaluate'])\n"
+            "finally:\n    assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k != "DIGITCLI_DATA"} | {"HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == ExitCode.DATA, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("digitcli: error: could not download MNIST (cannot reach "
+                                    "mnist.invalid")
+    assert result.stderr.count("\n") == 1 and "pass --data DIR" in result.stderr
+
+
+def test_evaluate_ood_folder_with_a_fifo_counts_it_and_finishes(tmp_path, tiny_model, fifo):
+    digits = tmp_path / "digits.csv"
+    digits.write_text("".join(f"{d}," + ",".join(["0"] * 784) + "\n" for d in range(10)))
+    others = tmp_path / "others"
+    others.mkdir()
+    digit_image(7).save(others / "a.png")
+    fifo(others / "b.png")
+    result = run("evaluate", "-m", tiny_model, "--data", digits, "--ood", others, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unsure"]["others"] == 2
+
+
 def test_missing_path_is_one_line_error(tiny_model):
     result = run("predict", "nowhere.png", "-m", tiny_model)
-    one_line_error(result, ExitCode.INPUT, "failed")
-    assert "nowhere.png: no such file or folder" in result.stderr
+    assert result.exit_code == ExitCode.INPUT
+    assert result.stdout == ""  # no table of one error
+    assert result.stderr == "digitcli: error: nowhere.png: no such file or folder\n"
+
+
+def test_no_paths_on_stdin(tiny_model):
+    result = run("predict", "-", "-m", tiny_model, input="")
+    assert result.exit_code == ExitCode.INPUT and result.stdout == ""
+    assert result.stderr == "digitcli: error: no inputs: `-` read no paths from stdin\n"
+
+
+def test_a_batch_where_everything_failed(tmp_path, tiny_model):
+    """Each failure and one summary on stderr; no table of errors, but records stay data."""
+    args = ("predict", tmp_path / "gone.png", tmp_path / "lost.png", "-m", tiny_model)
+    result = run(*args)
+    assert result.exit_code == ExitCode.INPUT and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"digitcli: {tmp_path}/gone.png: no such file or folder",
+        f"digitcli: {tmp_path}/lost.png: no such file or folder",
+        "digitcli: error: all 2 inputs failed; nothing was recognised"]
+    result = run(*args, "-f", "jsonl")
+    assert result.exit_code == ExitCode.INPUT
+    assert [r["status"] for r in records(result.stdout)] == ["error", "error"]
 
 
 def test_folder_without_images(tmp_path, tiny_model):

@@ -17,6 +17,7 @@ from PIL import Image
 from digitcli import data
 from digitcli.data import Split, fingerprint, load_split, open_source, resolve_source
 from digitcli.errors import DataError, InputError
+from tests.conftest import digit_image
 
 ROOT = Path(__file__).resolve().parents[1]
 STEMS = {
@@ -445,6 +446,83 @@ def test_image_folder_without_images(tmp_path):
     (tmp_path / "4" / "readme.txt").write_text("no pictures here")
 
     expect_error(tmp_path, str(tmp_path), "no images in the digit", image_loader=fake_loader)
+
+
+def test_image_folder_refuses_a_subfolder_that_is_no_digit(tmp_path):
+    png(tmp_path / "3" / "a.png", 30)
+    png(tmp_path / "10" / "b.png", 30)  # not label 1 then 0: most likely a mistake
+    (tmp_path / ".thumbnails").mkdir()  # hidden folders are not data
+
+    message = expect_error(tmp_path, image_loader=fake_loader)
+
+    assert message == (f"{tmp_path}: subfolder 10/ is not a digit label: a labelled image folder "
+                       "holds only 0/ to 9/ (move it out)")
+
+
+# --- what is not a regular file, and headers that promise too much ---------------------------
+
+
+@pytest.mark.parametrize("where", ["npz", "csv", "idx", "image-folder"])
+def test_a_fifo_in_place_of_a_dataset_file_is_refused_at_once(tmp_path, fifo, where):
+    if where in ("npz", "csv"):
+        source = pipe = fifo(tmp_path / f"data.{where}")  # reading it would wait for ever
+    elif where == "idx":
+        source = tmp_path / "mnist"
+        idx_folder(source, gz=False)
+        (source / STEMS["train_images"]).unlink()
+        pipe = fifo(source / STEMS["train_images"])
+    else:
+        source = tmp_path
+        (tmp_path / "4").mkdir()
+        digit_image(7).save(tmp_path / "4" / "a.png")
+        pipe = fifo(tmp_path / "4" / "b.png")
+
+    message = expect_error(source, split="train")
+
+    assert message.startswith(str(pipe)) and "is a named pipe (FIFO), not a regular file" in message
+
+
+def test_npz_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                        "shape": (2**31, 28, 28)})
+    path = tmp_path / "mnist.npz"
+    np.savez(path, y_train=labels(10), x_test=images(4), y_test=labels(4))
+    with zipfile.ZipFile(path, "a") as archive:  # 1.7 TB declared in 100 bytes
+        archive.writestr("x_train.npy", header.getvalue() + bytes(100))
+
+    expect_error(path, str(path), "x_train.npy declares an array of shape (2147483648, 28, 28)",
+                 "but holds only 100 bytes")
+
+
+def test_idx_gzip_header_promising_more_than_deflate_can_hold_is_refused_unread(tmp_path):
+    import tracemalloc
+
+    folder = tmp_path / "mnist"
+    idx_folder(folder)
+    # 2^31 images in 20 MB of zeros that gzip to 20 KB: the header lies, so nothing is inflated.
+    payload = struct.pack(">4I", 2051, 2**31, 28, 28) + bytes(20_000_000)
+    (folder / (STEMS["train_images"] + ".gz")).write_bytes(gzip.compress(payload))
+
+    tracemalloc.start()
+    try:
+        expect_error(folder, "header promises 2147483648 images", "more than a", "gzip file can hold")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+def test_csv_line_too_long_for_a_row_is_refused_without_reading_it_whole(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("3," + "0" * 5_000_000 + "\n")  # one 5 MB "row"
+
+    expect_error(path, f"{path}: line 1 is longer than 65536 characters")
 
 
 # --- recognising sources --------------------------------------------------------------------

@@ -150,7 +150,7 @@ def make_bad_file(kind: str, folder: Path) -> Path:
     ("kind", "message"),
     [
         ("missing", "no such file"),
-        ("directory", "is a directory"),
+        ("directory", "is a folder, not a regular file"),
         ("zero-bytes", "file is empty"),
         ("text-as-png", "not an image file"),
         ("truncated-png", "truncated or damaged"),
@@ -164,6 +164,21 @@ def test_bad_files_raise_one_line_input_error_naming_the_file(tmp_path, kind, me
     text = str(caught.value)
     assert path.name in text and message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("special", "message"),
+    [("fifo", "is a named pipe (FIFO), not a regular file"),
+     ("/dev/zero", "is a character device, not a regular file")],
+)
+def test_a_fifo_or_device_is_refused_at_once_not_read_for_ever(tmp_path, fifo, special, message):
+    if special == "fifo":
+        path = fifo(tmp_path / "pipe.png")  # with no writer, reading it would wait for ever
+    else:
+        path = Path(special)
+    with pytest.raises(InputError) as caught:
+        open_gray(path)
+    assert str(caught.value) == f"{path}: {message}"
 
 
 def test_huge_declared_size_is_refused_from_the_header(tmp_path):

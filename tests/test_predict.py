@@ -33,6 +33,16 @@ def test_collect_sorts_dedupes_and_reports_missing(tmp_path):
     assert sum(1 for p in paths if "/deep/" in p) == 2
 
 
+def test_an_empty_folder_advises_recursive_only_when_it_has_subfolders(tmp_path):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "notes.txt").write_text("no pictures")
+    (tmp_path / "nested" / "deeper").mkdir(parents=True)
+    (flat,) = collect([str(tmp_path / "flat")], recursive=False)
+    (nested,) = collect([str(tmp_path / "nested")], recursive=False)
+    assert flat.error.startswith("no images found in this folder") and "--recursive" not in flat.error
+    assert nested.error.endswith("; add --recursive to look in subfolders)")
+
+
 def test_stdin_paths_may_be_nul_separated():
     assert read_stdin_lines(_Stream("a.png\0b.png\0")) == ["a.png", "b.png", ""]
 
