@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import digit_image
+from tests.test_store import _header, _metadata_with, _model_with, _npy
 
 runner = CliRunner()
 
@@ -347,3 +348,18 @@ def test_evaluate_counts_a_picture_without_a_digit_as_wrong(tmp_path):
     correct = sum(report["confusion_matrix"][d][d] for d in range(10))
     assert report["accuracy"] == pytest.approx(correct / 3)
     assert "no digit found in 1 of 3 pictures" in result.stderr
+
+
+@pytest.mark.parametrize("craft", [
+    lambda tmp: _model_with(tmp, layer0__weights=_header((784, 10**12))),  # was MemoryError
+    lambda tmp: _model_with(tmp, metadata=_npy(np.array("[" * 200_000 + "]" * 200_000))),  # RecursionError
+    lambda tmp: _metadata_with(tmp, lambda m: m.update(architecture=["dense"])),  # AttributeError
+    lambda tmp: _metadata_with(tmp, lambda m: m.update(input_scale="1/255")),  # TypeError
+    lambda tmp: _model_with(tmp, layer0__weights=_npy(np.full((784, 16), 1e300))),  # NaN answers
+], ids=["huge-shape", "deep-json", "list-architecture", "string-scale", "float64-1e300"])
+def test_malformed_model_files_are_model_errors_not_bugs(tmp_path, images, craft):
+    path = craft(tmp_path)
+    result = run("predict", images / "b_seven.png", "-m", path)
+    one_line_error(result, ExitCode.MODEL, str(path), "damaged model file")
+    assert result.stdout == ""
+
