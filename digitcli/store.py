@@ -81,6 +81,13 @@ def fsync_folder(folder: Path) -> None:
 
 def save(network: Network, path: Path) -> None:
     """Write `network` and its metadata to `path` (an `.npz` model file), atomically."""
+    arrays = _arrays(network)
+    # Not compressed: float weights shrink by only 8%, and inflating them cost 20 ms of every start.
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _arrays(network: Network) -> dict[str, np.ndarray]:
+    """The named arrays of a model file: metadata, layers and the unsure policy."""
     metadata = dict(network.metadata or {})
     metadata.update(
         format=FORMAT,
@@ -96,12 +103,15 @@ def save(network: Network, path: Path) -> None:
         arrays[f"layer{i}.bias"] = layer.bias.astype(np.float32)
     if network.unsure is not None:
         arrays.update(network.unsure.to_arrays())
-    # Not compressed: float weights shrink by only 8%, and inflating them cost 20 ms of every start.
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return arrays
 
 
-def save_keras(keras_model, path: Path) -> None:
-    """Save a Keras model to a `.keras` file atomically (Keras itself writes in place)."""
+def save_keras(keras_model, path: Path, network: Network | None = None) -> None:
+    """Save a Keras model to a `.keras` file atomically (Keras itself writes in place).
+
+    With `network`, its metadata (input scaling, calibration) and unsure policy go along as
+    `.npy` members under `digitcli/` in the zip: Keras ignores them, `load` reads them back.
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelError(f"{path}: a Keras model file must end in .keras")
@@ -110,6 +120,13 @@ def save_keras(keras_model, path: Path) -> None:
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export.") as tmp:
         staged = Path(tmp) / path.name
         keras_model.save(staged)
+        if network is not None:
+            extras = {name: array for name, array in _arrays(network).items()
+                      if not name.startswith("layer")}
+            with zipfile.ZipFile(staged, "a") as archive:
+                for name, array in extras.items():
+                    with archive.open(f"{KERAS_EXTRAS}{name}.npy", "w") as member:
+                        np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
         atomic_write(path, lambda f: f.write(staged.read_bytes()))
 
 
@@ -134,6 +151,9 @@ MAX_LOGIT = 1e30  # float32 overflows at 3.4e38; keep far below it
 NPY_HEADER_BYTES = 65536 + 16  # the largest .npy version-1 header, with its preamble
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
                 (2, 0): np.lib.format.read_array_header_2_0}
+KERAS_EXTRAS = "digitcli/"  # folder of digitcli's own members inside an exported .keras zip
+NO_EXTRAS_WARNING = ("has no calibration and no unsure policy (not exported by digitcli): "
+                     "every picture gets a digit, pictures of non-digits too")
 
 
 def load(path: Path) -> Network:
@@ -358,7 +378,8 @@ def _load_keras(path: Path, archive: zipfile.ZipFile) -> Network:
     """Take the weights out of a `.keras` file without running any Keras code.
 
     The architecture comes from config.json, and the weight datasets are checked against it
-    before they are read.
+    before they are read. digitcli's own metadata and unsure policy, when `export` wrote them,
+    are read from the `digitcli/` members as from an `.npz` model file.
     """
     config_info = archive.getinfo("config.json")
     _check_member(path, config_info, MAX_CONFIG_BYTES, "config")
@@ -378,7 +399,10 @@ def _load_keras(path: Path, archive: zipfile.ZipFile) -> Network:
             weights = _h5_array(path, h5, f"{group}/0", (rows, units))
             bias = _h5_array(path, h5, f"{group}/1", (units,))
             layers.append(_checked_layer(path, weights, bias, activation))
-    return _network(path, archive, layers, {"source": f"Keras file {path.name}"}, "")
+    if f"{KERAS_EXTRAS}metadata.npy" in archive.namelist():
+        return _network(path, archive, layers, _metadata(path, archive, KERAS_EXTRAS), KERAS_EXTRAS)
+    metadata = {"source": f"Keras file {path.name}", "warning": NO_EXTRAS_WARNING}
+    return _network(path, archive, layers, metadata, KERAS_EXTRAS)
 
 
 def _h5_array(path: Path, h5, name: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import digit_image
-from tests.test_store import _header, _metadata_with, _model_with, _npy
+from tests.test_store import _header, _metadata_with, _model_with, _npy, keras_file
 
 runner = CliRunner()
 
@@ -363,3 +363,33 @@ def test_malformed_model_files_are_model_errors_not_bugs(tmp_path, images, craft
     one_line_error(result, ExitCode.MODEL, str(path), "damaged model file")
     assert result.stdout == ""
 
+
+def test_predict_says_when_a_keras_file_has_no_unsure_policy(tmp_path, images):
+    path = tmp_path / "other.keras"
+    keras_file(path)
+    result = run("predict", images / "b_seven.png", "-m", path, "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"digitcli: warning: {path}: has no calibration and no unsure policy (not exported by "
+        "digitcli): every picture gets a digit, pictures of non-digits too"]
+
+
+def test_an_exported_keras_file_predicts_exactly_like_its_npz(tmp_path, images):
+    pytest.importorskip("tensorflow")
+    from dataclasses import replace
+
+    from digitcli import store
+    from tests.test_rejection import network_with_policy
+
+    npz, keras = tmp_path / "m.npz", tmp_path / "m.keras"
+    store.save(replace(network_with_policy(), temperature=1.7), npz)
+    noise = np.random.default_rng(7).integers(0, 256, (28, 28)).astype(np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    Image.fromarray(np.asarray(digit_image(7).resize((28, 28)))).save(tmp_path / "seven.png")
+    assert run("export", npz, "--out", keras).exit_code == 0
+    outputs = [run("predict", tmp_path / "noise.png", tmp_path / "seven.png", "-m", model,
+                   "--preprocess", "none", "-f", "jsonl") for model in (npz, keras)]
+    assert [r.exit_code for r in outputs] == [0, 0]
+    assert "warning" not in outputs[1].stderr  # nothing missing, nothing to warn about
+    assert records(outputs[0].stdout) == records(outputs[1].stdout)
+    assert records(outputs[1].stdout)[0]["status"] == "unsure"  # the policy came along

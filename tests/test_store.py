@@ -372,6 +372,15 @@ def keras_file(path, hidden=(16,), shapes=None, link=None, config_extra=None, se
     return net
 
 
+def test_a_keras_file_from_elsewhere_loads_with_a_warning(tmp_path):
+    path = tmp_path / "m.keras"
+    net = keras_file(path)
+    loaded = store.load(path)
+    x = np.random.default_rng(0).integers(0, 256, (5, 784), dtype=np.uint8)
+    np.testing.assert_allclose(loaded.probabilities(x), net.probabilities(x))
+    assert loaded.unsure is None and loaded.temperature == 1.0
+    assert "no calibration and no unsure policy" in loaded.metadata["warning"]
+
 
 def test_a_sparse_hdf5_dataset_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "m.keras"
@@ -401,3 +410,22 @@ def test_keras_config_is_capped(tmp_path, extra, message):
     else:
         with pytest.raises(ModelError, match=message):
             store.load(path)
+
+
+def test_keras_export_keeps_the_calibration_and_the_unsure_policy(tmp_path):
+    pytest.importorskip("tensorflow")
+    from digitcli.model import import_keras, to_keras
+    from digitcli.rejection import Judge
+
+    net = replace(_network_with_a_policy(), temperature=1.7)
+    path = tmp_path / "m.keras"
+    store.save_keras(to_keras(net), path, net)
+    import_keras().saving.load_model(path, safe_mode=True)  # Keras still opens it
+    loaded = store.load(path)
+    assert loaded.temperature == pytest.approx(1.7)
+    assert "warning" not in loaded.metadata
+    for name, array in net.unsure.to_arrays().items():
+        np.testing.assert_array_equal(loaded.unsure.to_arrays()[name], array)
+    x = np.random.default_rng(0).integers(0, 256, (20, 784), dtype=np.uint8)
+    np.testing.assert_allclose(loaded.probabilities(x), net.probabilities(x), atol=1e-6)
+    assert Judge().classify(loaded, x)[1] == Judge().classify(net, x)[1]
