@@ -150,7 +150,11 @@ def _root(
 def _load_model(path: Optional[Path]):
     from digitcli import store
 
-    return store.load(path or store.bundled_model_path())
+    path = path or store.bundled_model_path()
+    network = store.load(path)
+    if network.metadata.get("warning"):  # e.g. a .keras file from elsewhere: say so, loudly
+        print(f"digitcli: warning: {path}: {network.metadata['warning']}", file=sys.stderr)
+    return network
 
 
 # ---------------------------------------------------------------------------- predict
@@ -409,7 +413,7 @@ def export(
     network = store.load(model_path)
     if out.suffix != ".keras":
         raise UsageError(f"{out}: a Keras model file must end in .keras")
-    store.save_keras(model.to_keras(network), out)
+    store.save_keras(model.to_keras(network), out, network)
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -306,6 +306,9 @@ def _segment(path: str):
     return found if len(found) else "no digit found"
 
 
+NON_FINITE = "the model gave non-finite probabilities"
+
+
 def _classify(items, outcomes, network, save_dir, first_index, judge) -> Iterator[Prediction]:
     """One forward pass for the chunk's good images; errors pass through in place."""
     good = [o for o in outcomes if not isinstance(o, str)]
@@ -317,6 +320,9 @@ def _classify(items, outcomes, network, save_dir, first_index, judge) -> Iterato
         if save_dir is not None:
             _save_input(outcome, save_dir, index, item.path)
         probabilities, reason = next(answers)
+        if not np.isfinite(probabilities).all():  # never an "ok" NaN, whatever the model holds
+            yield Prediction(item.path, "error", error=NON_FINITE)
+            continue
         yield Prediction(item.path, "ok" if reason is None else "unsure", probabilities,
                          reason=reason)
 
@@ -338,6 +344,9 @@ def _classify_numbers(items, outcomes, network, save_dir, first_index, judge):
                                        reason))
             if save_dir is not None:
                 _save_input(pixels, save_dir, index, item.path, part=position + 1)
+        if not all(np.isfinite(d.confidence) for d in digits):
+            yield NumberPrediction(item.path, "error", error=NON_FINITE)
+            continue
         status = "ok" if all(d.reason is None for d in digits) else "unsure"
         yield NumberPrediction(item.path, status, tuple(digits))
 

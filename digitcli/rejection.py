@@ -100,6 +100,10 @@ class UnsurePolicy:
         values = (policy.mean, policy.components, policy.centre, policy.spread)
         if not all(np.isfinite(v).all() for v in values) or not np.all(policy.spread > 0):
             raise ValueError("unsure-policy arrays hold non-finite or non-positive values")
+        if not np.isfinite(policy.threshold):  # NaN would silently turn the policy off
+            raise ValueError(f"the threshold {policy.threshold} is not a finite number")
+        if len(policy.components) == 0:  # with no digit directions every picture is unsure
+            raise ValueError("no principal components")
         if policy.mean.shape != (inputs,) or policy.components.ndim != 2 or \
                 policy.components.shape[1] != inputs:
             raise ValueError("unsure-policy arrays do not match the network's inputs")

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import REPO, digit_image
+from tests.test_store import _header, _metadata_with, _model_with, _npy, keras_file
 
 runner = CliRunner()
 
@@ -447,3 +448,48 @@ def test_evaluate_counts_a_picture_without_a_digit_as_wrong(tmp_path):
     correct = sum(report["confusion_matrix"][d][d] for d in range(10))
     assert report["accuracy"] == pytest.approx(correct / 3)
     assert "no digit found in 1 of 3 pictures" in result.stderr
+
+
+@pytest.mark.parametrize("craft", [
+    lambda tmp: _model_with(tmp, layer0__weights=_header((784, 10**12))),  # was MemoryError
+    lambda tmp: _model_with(tmp, metadata=_npy(np.array("[" * 200_000 + "]" * 200_000))),  # RecursionError
+    lambda tmp: _metadata_with(tmp, lambda m: m.update(architecture=["dense"])),  # AttributeError
+    lambda tmp: _metadata_with(tmp, lambda m: m.update(input_scale="1/255")),  # TypeError
+    lambda tmp: _model_with(tmp, layer0__weights=_npy(np.full((784, 16), 1e300))),  # NaN answers
+], ids=["huge-shape", "deep-json", "list-architecture", "string-scale", "float64-1e300"])
+def test_malformed_model_files_are_model_errors_not_bugs(tmp_path, images, craft):
+    path = craft(tmp_path)
+    result = run("predict", images / "b_seven.png", "-m", path)
+    one_line_error(result, ExitCode.MODEL, str(path), "damaged model file")
+    assert result.stdout == ""
+
+
+def test_predict_says_when_a_keras_file_has_no_unsure_policy(tmp_path, images):
+    path = tmp_path / "other.keras"
+    keras_file(path)
+    result = run("predict", images / "b_seven.png", "-m", path, "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"digitcli: warning: {path}: has no calibration and no unsure policy (not exported by "
+        "digitcli): every picture gets a digit, pictures of non-digits too"]
+
+
+def test_an_exported_keras_file_predicts_exactly_like_its_npz(tmp_path, images):
+    pytest.importorskip("tensorflow")
+    from dataclasses import replace
+
+    from digitcli import store
+    from tests.test_rejection import network_with_policy
+
+    npz, keras = tmp_path / "m.npz", tmp_path / "m.keras"
+    store.save(replace(network_with_policy(), temperature=1.7), npz)
+    noise = np.random.default_rng(7).integers(0, 256, (28, 28)).astype(np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    Image.fromarray(np.asarray(digit_image(7).resize((28, 28)))).save(tmp_path / "seven.png")
+    assert run("export", npz, "--out", keras).exit_code == 0
+    outputs = [run("predict", tmp_path / "noise.png", tmp_path / "seven.png", "-m", model,
+                   "--preprocess", "none", "-f", "jsonl") for model in (npz, keras)]
+    assert [r.exit_code for r in outputs] == [0, 0]
+    assert "warning" not in outputs[1].stderr  # nothing missing, nothing to warn about
+    assert records(outputs[0].stdout) == records(outputs[1].stdout)
+    assert records(outputs[1].stdout)[0]["status"] == "unsure"  # the policy came along

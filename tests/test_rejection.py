@@ -207,3 +207,19 @@ def test_evaluate_ood_refuses_an_empty_folder(tmp_path):
                                  "--ood", str(tmp_path / "empty")])
     assert result.exit_code == 4
     assert "no images found in this folder" in result.stderr
+
+
+def test_non_finite_probabilities_are_never_ok(tmp_path):
+    """Defence in depth: even a network that bypassed the load-time checks gives error records."""
+    from digitcli.infer import Layer
+    from digitcli.predict import NON_FINITE, Item, predict
+    from PIL import Image
+
+    network = random_network()
+    first = network.layers[0]
+    broken = Layer(np.full_like(first.weights, np.nan), first.bias, first.activation)
+    network = replace(network, layers=(broken, *network.layers[1:]))
+    Image.fromarray(clusters(1, seed=3)[0].reshape(28, 28)).save(tmp_path / "d.png")
+    [record] = [p.as_record() for p in predict([Item(str(tmp_path / "d.png"))], network,
+                                               mode="none")]
+    assert record["status"] == "error" and record["error"] == NON_FINITE
