@@ -308,17 +308,11 @@ def _check_npy_member(path: Path, archive: zipfile.ZipFile, name: str) -> None:
 
     NumPy allocates the declared shape before reading: a 1 KB file could ask for terabytes.
     """
-    from numpy.lib import format as npy
+    from digitcli import npy
 
     info = archive.getinfo(name)
     with archive.open(info) as member:
-        version = npy.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = npy.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, _, dtype = npy.read_array_header_2_0(member)
-        else:  # 3.0 differs from 2.0 only in the header's text encoding
-            shape, _, dtype = npy._read_array_header(member, version)
+        shape, _, dtype = npy.read_header(member)
         held = info.file_size - member.tell()
     declared = math.prod(shape) * dtype.itemsize
     if not dtype.hasobject and declared > held:  # object arrays are refused by np.load itself

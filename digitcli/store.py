@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from digitcli import files
+from digitcli import files, npy
 from digitcli.errors import ModelError
 from digitcli.infer import ACTIVATIONS, Layer, Network
 
@@ -164,8 +164,6 @@ MAX_CONFIG_BYTES = 1 << 20  # a .keras file's config.json
 MAX_EXPANSION = 100  # float weights deflate ~1.1:1; a zip bomb of zeros ~1000:1
 MAX_LOGIT = 1e30  # float32 overflows at 3.4e38; keep far below it
 NPY_HEADER_BYTES = 65536 + 16  # the largest .npy version-1 header, with its preamble
-_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0}
 KERAS_EXTRAS = "digitcli/"  # folder of digitcli's own members inside an exported .keras zip
 NO_EXTRAS_WARNING = ("has no calibration and no unsure policy (not exported by digitcli): "
                      "every picture gets a digit, pictures of non-digits too")
@@ -307,10 +305,10 @@ def _read_array(path: Path, archive: zipfile.ZipFile, name: str, shape: tuple, w
     limit = NPY_HEADER_BYTES + (4 * MAX_METADATA_CHARS if text else 8 * int(np.prod(largest)))
     _check_member(path, info, limit, what)
     with archive.open(info) as stream:
-        version = np.lib.format.read_magic(stream)
-        if version not in _NPY_HEADERS:
-            raise ModelError(f"{path}: damaged model file ({name}: .npy version {version})")
-        found, fortran, dtype = _NPY_HEADERS[version](stream)
+        try:
+            found, fortran, dtype = npy.read_header(stream)
+        except ValueError as exc:
+            raise ModelError(f"{path}: damaged model file ({name}: {exc})") from None
         if dtype.hasobject:
             raise ModelError(f"{path}: holds pickled Python objects; refusing to load it")
         if dtype.kind != ("U" if text else "f"):
