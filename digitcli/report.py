@@ -221,9 +221,14 @@ def vector_table(title: str, values: np.ndarray, *, top: int | None = None) -> T
     table.add_column("value", justify="right")
     table.add_column("", min_width=BAR_WIDTH)
     order = np.arange(len(values)) if top is None else np.argsort(-values, kind="stable")[:top]
-    peak = float(np.abs(values).max()) or 1.0
+    # Bars start at the lowest value when some are negative (logits), so a larger value always
+    # has the longer bar; a bar of |value| would draw -9 longer than +2.
+    base = min(0.0, float(values.min()))
+    span = float(values.max()) - base or 1.0
     for i in order:
-        table.add_row(str(i), f"{values[i]:.4f}", bar(abs(float(values[i])) / peak))
+        table.add_row(str(i), f"{values[i]:.4f}", bar((float(values[i]) - base) / span))
+    if base < 0:
+        table.caption = f"bars start at the lowest value, {base:.4f}"
     if top is not None:
         active = int((values > 0).sum())
         table.caption = f"{active} of {len(values)} units active (> 0); mean {values.mean():.4f}"

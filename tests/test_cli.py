@@ -237,6 +237,33 @@ def test_inspect_with_an_image_traces_every_layer(images, tiny_model):
     assert sum(image["softmax"]) == pytest.approx(1.0)
 
 
+def test_a_larger_logit_always_has_the_longer_bar():
+    """z = -9.44 once drew a longer bar than z = +2.64 (bars of |z|)."""
+    from rich.console import Console
+
+    from digitcli import report
+
+    logits = [-9.44, 2.64, 0.0, -1.5, 7.25, -3.0, 1.0, -0.25, 4.5, -6.0]
+    softmax = np.exp(logits) / np.exp(logits).sum()
+    trace = {"path": "x.png", "input": [[0] * 28] * 28, "activations": [[0.5, 0.0, 2.0]],
+             "logits": logits, "temperature": 1.0, "softmax": softmax.tolist(), "unsure": None,
+             "digit": 4, "confidence": float(softmax.max())}
+    table = next(r for r in report.trace_renderables(trace) if "logits" in str(getattr(r, "title", "")))
+    out = Console(file=io.StringIO(), width=100)
+    out.print(table)
+    lengths = {}
+    for line in out.file.getvalue().splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) == 5 and cells[1].isdigit():
+            ink = cells[3]
+            lengths[int(cells[1])] = 8 * ink.count("█") + sum(" ▏▎▍▌▋▊▉".find(c) for c in ink if c in "▏▎▍▌▋▊▉")
+    assert sorted(lengths) == list(range(10))
+    by_logit = sorted(range(10), key=logits.__getitem__)
+    assert [lengths[d] for d in by_logit] == sorted(lengths.values())
+    assert len(set(lengths.values())) == 10  # strictly: every larger logit is longer
+    assert lengths[1] > lengths[0]  # +2.64 against -9.44
+
+
 def test_train_writes_a_self_describing_model(tmp_path):
     pytest.importorskip("tensorflow")
     data = _csv_dataset(tmp_path / "d.csv", n=200)
