@@ -7,7 +7,9 @@ commands that train or export.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from enum import Enum
@@ -17,12 +19,12 @@ from typing import Annotated, Optional
 import typer
 # Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
-from digitcli import __version__
+from digitcli import __version__, files
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
 from digitcli.errors import (EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError,
-                             UsageError)
+                             Interrupted, Terminated, UsageError)
 
 _debug = False
 
@@ -30,32 +32,103 @@ _debug = False
 class _Group(TyperGroup):
     """Maps every failure to a one-line message and its documented exit code, in one place."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def __init__(self, **attrs):
+        super().__init__(**attrs)
+        for command in self.commands.values():  # `digitcli predict x.png --debug` works too
+            command.params.append(TyperOption(
+                param_decls=["--debug"], is_flag=True, default=False, expose_value=False,
+                callback=_set_debug, help="Show tracebacks for errors."))
+
+    def invoke(self, ctx):
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
-            exc.show()
-            sys.exit(ExitCode.USAGE)
-        except ClickException as exc:  # bad options: Click's own message, on one line
-            _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
-        except (KeyboardInterrupt, typer.Abort):
-            _fail("interrupted", ExitCode.INTERRUPTED)
-        except DigitcliError as exc:
-            if _debug:
-                traceback.print_exc()
-            _fail(str(exc), exc.exit_code)
-        except Exception as exc:
-            if _debug:
-                traceback.print_exc()
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-                  ExitCode.INTERNAL)
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Typer would end it with a silent exit 130
+            raise _stopped(exc) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        previous = _catch_sigterm()
+        try:
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                with files.writing("standard output"):
+                    sys.stdout.flush()  # here, where a failure is still mapped; not at exit
+            except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
+                exc.show()
+                sys.exit(ExitCode.USAGE)
+            except ClickException as exc:  # bad options: Click's own message, on one line
+                _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
+            except KeyboardInterrupt as exc:
+                _fail(str(_stopped(exc)), _stopped(exc).exit_code)
+            except typer.Abort:
+                _fail("interrupted", ExitCode.INTERRUPTED)
+            except DigitcliError as exc:
+                if _debug:
+                    traceback.print_exc()
+                _fail(str(exc), exc.exit_code)
+            except BrokenPipeError:
+                raise
+            except Exception as exc:
+                if _debug:
+                    traceback.print_exc()
+                _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                      ExitCode.INTERNAL)
+            except SystemExit as exc:
+                # Typer and Rich end a closed pipe with exit 1, raised while handling it.
+                if isinstance(exc.__context__, BrokenPipeError):
+                    raise exc.__context__ from None
+                raise
+        except BrokenPipeError:  # `digitcli … | head`: the reader has all it wants
+            _discard_stdout()
+            sys.exit(ExitCode.OK)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(code or ExitCode.OK)
 
 
+class _SigTerm(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the same clean-ups run."""
+
+
+def _on_sigterm(signum, frame):
+    raise _SigTerm()
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into _SigTerm; return the handler it replaces (None: left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers (some test runners use others)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None  # started as `nohup`-like: the caller wants SIGTERM ignored
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _stopped(exc: KeyboardInterrupt) -> Interrupted:
+    return Terminated("terminated (SIGTERM)") if isinstance(exc, _SigTerm) else Interrupted("interrupted")
+
+
+def _set_debug(ctx, param, value: bool) -> None:
+    global _debug
+    if value:
+        _debug = True
+
+
 def _fail(message: str, code: ExitCode) -> None:
-    sys.stdout.flush()
-    print(f"digitcli: error: {message}", file=sys.stderr)
+    try:
+        sys.stdout.flush()  # what was written comes before the message
+    except OSError:  # the output is what failed (a closed pipe, a full disk)
+        _discard_stdout()
+    sys.stderr.write(f"digitcli: error: {message}\n")  # one write: nothing can split it
     sys.exit(code)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so Python's last flush at exit does not fail a second time."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
 
 
 app = typer.Typer(
@@ -124,7 +197,8 @@ def _format_option():
 
 def _version(value: bool) -> None:
     if value:
-        print(f"digitcli {__version__}")
+        with files.writing("standard output"):
+            print(f"digitcli {__version__}")
         raise typer.Exit()
 
 
@@ -218,11 +292,12 @@ def predict(
             if result.status == "error":
                 print(f"digitcli: {result.path}: {result.error}", file=sys.stderr)
             sink.add(result, text)
-        sink.close()
-    except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
-        # Point stdout at /dev/null so Python's last flush does not fail a second time.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(ExitCode.OK) from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the records written so far stay valid
+        sink.close(partial=True)
+        raise
+    finally:
+        results.close()  # stop the workers now, not when the traceback is freed
+    sink.close()
     failures = sink.failures
     if sink.unsure:
         print(f"digitcli: {sink.unsure} of {len(items)} inputs are unsure (status \"unsure\")",
@@ -563,7 +638,9 @@ class _EpochReporter:
         if self.progress is not None:
             self.progress.update(self.task, advance=1, status=line)
         elif not self.quiet:
-            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+            # One write: a Ctrl-C between the line and its newline would glue the error onto it.
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n", end="", file=sys.stderr,
+                  flush=True)
 
     def __exit__(self, *exc):
         if self.progress is not None:

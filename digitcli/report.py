@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from digitcli import files
 from digitcli.metrics import Evaluation
 from digitcli.predict import NumberPrediction, Prediction
+from digitcli.records import stream_name
 
 BAR_WIDTH = 30
 SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and on any terminal
@@ -20,7 +22,18 @@ SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and
 
 def console(stream: TextIO | None = None) -> Console:
     """A Console on stdout (data) or stderr (people); Rich drops ANSI codes when not a terminal."""
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+    return _Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+class _Console(Console):
+    """A Console whose failed writes name their stream: a full disk is not a bug (exit 10)."""
+
+    def print(self, *objects, **options) -> None:
+        try:
+            super().print(*objects, **options)
+        except OSError:
+            with files.writing(stream_name(self.file)):
+                raise
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:

@@ -203,6 +203,16 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
+def test_debug_is_accepted_after_the_command_too(tmp_path):
+    result = run("predict", "x.png", "-m", tmp_path / "missing.npz", "--debug")
+    assert result.exit_code == ExitCode.MODEL
+    assert "Traceback" in result.stderr
+    for command in ("predict", "evaluate", "inspect", "export", "train", "rollback"):
+        result = run(command, "--debug", "--help")
+        assert result.exit_code == 0, (command, result.output)
+        assert "--debug" in result.stdout
+
+
 def _csv_dataset(path, n=50, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, 784))
