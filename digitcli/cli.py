@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 # Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from digitcli import __version__, files
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
@@ -131,9 +131,28 @@ def _discard_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
 
 
+class _Command(TyperCommand):
+    """A command whose usage line names its arguments as Click does: `PATH...`, not `{paths}...`."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or param.name.upper() + ("..." if param.nargs != 1 else "")
+                optional = not param.required and not name.startswith("[")
+                pieces.append(f"[{name}]" if optional else name)
+        return pieces
+
+
+# Help at 80 columns: Rich gives each panel's table its own column widths, so options with long
+# names and long types are kept apart, or the option names get cut (`--save-preprocess…`).
+OUTPUT = "Output"
+
 app = typer.Typer(
     cls=_Group,
-    help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.",
+    help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.\n\n"
+         "Examples: `digitcli predict photo.jpg` · `digitcli predict scans/ -r --format csv` · "
+         "`digitcli evaluate --fail-under 0.98` · `digitcli COMMAND --help` for its options",
     epilog=EXIT_CODE_HELP,
     no_args_is_help=True,
     add_completion=False,
@@ -191,8 +210,8 @@ def _unsure_option():
              "the best guess is still given.")
 
 
-def _format_option():
-    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
+def _format_option(**extra):
+    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.", **extra)
 
 
 def _version(value: bool) -> None:
@@ -232,22 +251,25 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def predict(
     paths: Annotated[list[str], typer.Argument(
-        help="Image files, folders, or - to read paths from stdin (one per line).",
+        metavar="PATH...", help="Image files, folders, or - to read paths from stdin (one per line).",
         show_default=False)],
     model: ModelOption = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r",
                                             help="Look in subfolders too.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10,
+                                       rich_help_panel=OUTPUT,
                                        help="How many most likely digits to report.")] = 3,
-    output_format: Annotated[PredictFormat, _format_option()] = PredictFormat.table,
+    output_format: Annotated[PredictFormat,
+                             _format_option(rich_help_panel=OUTPUT)] = PredictFormat.table,
     preprocess: Annotated[Preprocess, typer.Option(
         case_sensitive=False,
         help="auto: find the digit and prepare it the MNIST way; none: only resize to 28×28 "
              "(for inputs that are already MNIST-like).")] = Preprocess.auto,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
+        rich_help_panel=OUTPUT,
         help="Also write the 28×28 input the network saw for each image into this folder.")] = None,
     workers: Annotated[int, typer.Option(
         min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
@@ -329,7 +351,7 @@ def _with_progress(results, total: int):
 # ---------------------------------------------------------------------------- evaluate
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def evaluate(
     model: ModelOption = None,
     data_source: DataOption = None,
@@ -423,7 +445,7 @@ def _model_name(path: Optional[Path]) -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def inspect(
     model_path: Annotated[Optional[Path], typer.Argument(
         metavar="[MODEL]", envvar="DIGITCLI_MODEL", show_default="the bundled model",
@@ -455,7 +477,7 @@ def inspect(
 # ---------------------------------------------------------------------------- export
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def export(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file to export.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (ends in .keras).")],
@@ -488,7 +510,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
@@ -501,7 +523,7 @@ def train(
         help="Adam's initial learning rate (cosine decay to 0).")] = TrainConfig.learning_rate,
     seed: Annotated[int, typer.Option(min=0, help="Seed for weights, shuffling, augmentation.")] = TrainConfig.seed,
     deterministic: Annotated[bool, typer.Option(
-        help="TensorFlow op determinism: the same seed, data and settings give byte-identical "
+        "--deterministic",        help="TensorFlow op determinism: the same seed, data and settings give byte-identical "
              "weights (slower).")] = False,
     validation_split: Annotated[float, typer.Option(
         help="Share (0 to <1) of the training data held out to report validation loss and accuracy.")] = TrainConfig.validation_split,
@@ -509,7 +531,7 @@ def train(
         min=0, help="Stop after this many epochs without validation improvement and keep the "
                     "best weights (needs --validation-split; 0 = off).")] = 0,
     augment: Annotated[bool, typer.Option(
-        "--augment/--no-augment",
+        "--augment",
         help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch, and blur, "
              "lower the resolution, JPEG-compress, wobble or vary the ink of some."
     )] = TrainConfig.augment,
@@ -524,12 +546,12 @@ def train(
     fail_under: Annotated[Optional[float], typer.Option(
         min=0.0, max=1.0, help="Gate for --promote: minimum test accuracy (0–1).")] = None,
     require_better: Annotated[bool, typer.Option(
-        help="Gate for --promote: beat the deployed model's accuracy on the same test data.")] = False,
+        "--require-better",        help="Gate for --promote: beat the deployed model's accuracy on the same test data.")] = False,
     run_dir: Annotated[Optional[Path], typer.Option(
         show_default="runs/<UTC time>",
         help="Folder for the run record: metrics, history, confusions, charts, checkpoint.")] = None,
     resume: Annotated[bool, typer.Option(
-        help="Carry on an interrupted run with the same settings from its last completed epoch "
+        "--resume",        help="Carry on an interrupted run with the same settings from its last completed epoch "
              "(from --run-dir, or the newest one under runs/).")] = False,
     output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch progress.")] = False,
@@ -596,7 +618,7 @@ def train(
         raise typer.Exit(ExitCode.NOT_PROMOTED)
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def rollback(
     target: Annotated[Path, typer.Argument(metavar="PATH", help="The deployed model file.")],
 ) -> None:

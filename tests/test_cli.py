@@ -213,6 +213,33 @@ def test_debug_is_accepted_after_the_command_too(tmp_path):
         assert "--debug" in result.stdout
 
 
+def test_help_reads_whole_at_80_columns():
+    """Every option name whole (not `--save-preprocess…`), usage lines naming the arguments."""
+    import re
+
+    import typer.main
+    from typer.core import TyperArgument
+
+    group = typer.main.get_command(app)
+    narrow = CliRunner(env={"COLUMNS": "80", "TERM": "dumb"})
+    for name, command in [(None, group), *group.commands.items()]:
+        text = narrow.invoke(app, ["--help"] if name is None else [name, "--help"]).stdout
+        assert max(map(len, text.splitlines())) <= 80, name
+        assert not re.search(r"\w…(\s|│|$)", text), (name, text)  # no word cut short
+        words = set(re.split(r"[\s│,]+", text))
+        for param in command.params:
+            if isinstance(param, TyperArgument):
+                usage = next(line for line in text.splitlines() if "Usage:" in line)
+                assert param.metavar.strip("[]") in usage and "{" not in usage, usage
+            else:
+                for option in (*param.opts, *param.secondary_opts):
+                    assert option in words, (name, option)
+    top = narrow.invoke(app, ["--help"]).stdout
+    assert "Examples: digitcli predict photo.jpg" in top
+    predict_help = narrow.invoke(app, ["predict", "--help"]).stdout
+    assert re.search(r"Usage: \S+ predict \[OPTIONS\] PATH\.\.\.\s", predict_help)
+
+
 def _csv_dataset(path, n=50, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, 784))
