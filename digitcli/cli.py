@@ -7,7 +7,9 @@ commands that train or export.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from enum import Enum
@@ -18,12 +20,12 @@ import typer
 # Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
 from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from digitcli import __version__
+from digitcli import __version__, files
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
 from digitcli.errors import (EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError,
-                             UsageError)
+                             Interrupted, Terminated, UsageError)
 
 _debug = False
 
@@ -31,37 +33,127 @@ _debug = False
 class _Group(TyperGroup):
     """Maps every failure to a one-line message and its documented exit code, in one place."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def __init__(self, **attrs):
+        super().__init__(**attrs)
+        for command in self.commands.values():  # `digitcli predict x.png --debug` works too
+            command.params.append(TyperOption(
+                param_decls=["--debug"], is_flag=True, default=False, expose_value=False,
+                callback=_set_debug, help="Show tracebacks for errors."))
+
+    def invoke(self, ctx):
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
-            exc.show()
-            sys.exit(ExitCode.USAGE)
-        except ClickException as exc:  # bad options: Click's own message, on one line
-            _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
-        except (KeyboardInterrupt, typer.Abort):
-            _fail("interrupted", ExitCode.INTERRUPTED)
-        except DigitcliError as exc:
-            if _debug:
-                traceback.print_exc()
-            _fail(str(exc), exc.exit_code)
-        except Exception as exc:
-            if _debug:
-                traceback.print_exc()
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-                  ExitCode.INTERNAL)
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Typer would end it with a silent exit 130
+            raise _stopped(exc) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        previous = _catch_sigterm()
+        try:
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                with files.writing("standard output"):
+                    sys.stdout.flush()  # here, where a failure is still mapped; not at exit
+            except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
+                exc.show()
+                sys.exit(ExitCode.USAGE)
+            except ClickException as exc:  # bad options: Click's own message, on one line
+                _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
+            except KeyboardInterrupt as exc:
+                _fail(str(_stopped(exc)), _stopped(exc).exit_code)
+            except typer.Abort:
+                _fail("interrupted", ExitCode.INTERRUPTED)
+            except DigitcliError as exc:
+                if _debug:
+                    traceback.print_exc()
+                _fail(str(exc), exc.exit_code)
+            except BrokenPipeError:
+                raise
+            except Exception as exc:
+                if _debug:
+                    traceback.print_exc()
+                _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                      ExitCode.INTERNAL)
+            except SystemExit as exc:
+                # Typer and Rich end a closed pipe with exit 1, raised while handling it.
+                if isinstance(exc.__context__, BrokenPipeError):
+                    raise exc.__context__ from None
+                raise
+        except BrokenPipeError:  # `digitcli … | head`: the reader has all it wants
+            _discard_stdout()
+            sys.exit(ExitCode.OK)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(code or ExitCode.OK)
 
 
+class _SigTerm(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the same clean-ups run."""
+
+
+def _on_sigterm(signum, frame):
+    raise _SigTerm()
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into _SigTerm; return the handler it replaces (None: left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers (some test runners use others)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None  # started as `nohup`-like: the caller wants SIGTERM ignored
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _stopped(exc: KeyboardInterrupt) -> Interrupted:
+    return Terminated("terminated (SIGTERM)") if isinstance(exc, _SigTerm) else Interrupted("interrupted")
+
+
+def _set_debug(ctx, param, value: bool) -> None:
+    global _debug
+    if value:
+        _debug = True
+
+
 def _fail(message: str, code: ExitCode) -> None:
-    sys.stdout.flush()
-    print(f"digitcli: error: {message}", file=sys.stderr)
+    try:
+        sys.stdout.flush()  # what was written comes before the message
+    except OSError:  # the output is what failed (a closed pipe, a full disk)
+        _discard_stdout()
+    sys.stderr.write(f"digitcli: error: {message}\n")  # one write: nothing can split it
     sys.exit(code)
 
 
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so Python's last flush at exit does not fail a second time."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+
+
+class _Command(TyperCommand):
+    """A command whose usage line names its arguments as Click does: `PATH...`, not `{paths}...`."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or param.name.upper() + ("..." if param.nargs != 1 else "")
+                optional = not param.required and not name.startswith("[")
+                pieces.append(f"[{name}]" if optional else name)
+        return pieces
+
+
+# Help at 80 columns: Rich gives each panel's table its own column widths, so options with long
+# names and long types are kept apart, or the option names get cut (`--save-preprocess…`).
+OUTPUT = "Output"
+
 app = typer.Typer(
     cls=_Group,
-    help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.",
+    help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.\n\n"
+         "Examples: `digitcli predict photo.jpg` · `digitcli predict scans/ -r --format csv` · "
+         "`digitcli evaluate --fail-under 0.98` · `digitcli COMMAND --help` for its options",
     epilog=EXIT_CODE_HELP,
     no_args_is_help=True,
     add_completion=False,
@@ -126,13 +218,14 @@ def _unsure_option():
              "the best guess is still given.")
 
 
-def _format_option():
-    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
+def _format_option(**extra):
+    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.", **extra)
 
 
 def _version(value: bool) -> None:
     if value:
-        print(f"digitcli {__version__}")
+        with files.writing("standard output"):
+            print(f"digitcli {__version__}")
         raise typer.Exit()
 
 
@@ -170,22 +263,25 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def predict(
     paths: Annotated[list[str], typer.Argument(
-        help="Image files, folders, or - to read paths from stdin (one per line).",
+        metavar="PATH...", help="Image files, folders, or - to read paths from stdin (one per line).",
         show_default=False)],
     model: ModelOption = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r",
                                             help="Look in subfolders too.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10,
+                                       rich_help_panel=OUTPUT,
                                        help="How many most likely digits to report.")] = 3,
-    output_format: Annotated[PredictFormat, _format_option()] = PredictFormat.table,
+    output_format: Annotated[PredictFormat,
+                             _format_option(rich_help_panel=OUTPUT)] = PredictFormat.table,
     preprocess: Annotated[Preprocess, typer.Option(
         case_sensitive=False,
         help="auto: find the digit and prepare it the MNIST way; none: only resize to 28×28 "
              "(for inputs that are already MNIST-like).")] = Preprocess.auto,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
+        rich_help_panel=OUTPUT,
         help="Also write the 28×28 input the network saw for each image into this folder.")] = None,
     workers: Annotated[int, typer.Option(
         min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
@@ -232,13 +328,14 @@ def predict(
             if result.status == "error" and len(items) > 1:  # one input: its error is the error
                 print(f"digitcli: {records.path_text(result.path)}: {result.error}", file=sys.stderr)
             sink.add(result, text)
-        # A table of nothing but errors would only repeat stderr; machine formats keep the records.
-        if output_format is not PredictFormat.table or sink.failures < len(items):
-            sink.close()
-    except BrokenPipeError:  # `digitcli predict … | head`: the reader has all it wants
-        # Point stdout at /dev/null so Python's last flush does not fail a second time.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(ExitCode.OK) from None
+    except (KeyboardInterrupt, DigitcliError):  # Ctrl-C, SIGTERM, a failed write, a dead worker:
+        sink.close(partial=True)  # the records written so far stay valid (JSON: the array ends)
+        raise
+    finally:
+        results.close()  # stop the workers now, not when the traceback is freed
+    # A table of nothing but errors would only repeat stderr; machine formats keep the records.
+    if output_format is not PredictFormat.table or sink.failures < len(items):
+        sink.close()
     failures = sink.failures
     if sink.unsure:
         print(f"digitcli: {sink.unsure} of {len(items)} inputs are unsure (status \"unsure\")",
@@ -271,7 +368,7 @@ def _with_progress(results, total: int):
 # ---------------------------------------------------------------------------- evaluate
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def evaluate(
     model: ModelOption = None,
     data_source: DataOption = None,
@@ -365,7 +462,7 @@ def _model_name(path: Optional[Path]) -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def inspect(
     model_path: Annotated[Optional[Path], typer.Argument(
         metavar="[MODEL]", envvar="DIGITCLI_MODEL", show_default="the bundled model",
@@ -397,7 +494,7 @@ def inspect(
 # ---------------------------------------------------------------------------- export
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def export(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file to export.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (ends in .keras).")],
@@ -430,7 +527,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
@@ -443,7 +540,7 @@ def train(
         help="Adam's initial learning rate (cosine decay to 0).")] = TrainConfig.learning_rate,
     seed: Annotated[int, typer.Option(min=0, help="Seed for weights, shuffling, augmentation.")] = TrainConfig.seed,
     deterministic: Annotated[bool, typer.Option(
-        help="TensorFlow op determinism: the same seed, data and settings give byte-identical "
+        "--deterministic",        help="TensorFlow op determinism: the same seed, data and settings give byte-identical "
              "weights (slower).")] = False,
     validation_split: Annotated[float, typer.Option(
         help="Share (0 to <1) of the training data held out to report validation loss and accuracy.")] = TrainConfig.validation_split,
@@ -451,7 +548,7 @@ def train(
         min=0, help="Stop after this many epochs without validation improvement and keep the "
                     "best weights (needs --validation-split; 0 = off).")] = 0,
     augment: Annotated[bool, typer.Option(
-        "--augment/--no-augment",
+        "--augment",
         help="Randomly rotate, scale, shear, shift and thicken/thin digits every epoch, and blur, "
              "lower the resolution, JPEG-compress, wobble or vary the ink of some."
     )] = TrainConfig.augment,
@@ -466,12 +563,12 @@ def train(
     fail_under: Annotated[Optional[float], typer.Option(
         min=0.0, max=1.0, help="Gate for --promote: minimum test accuracy (0–1).")] = None,
     require_better: Annotated[bool, typer.Option(
-        help="Gate for --promote: beat the deployed model's accuracy on the same test data.")] = False,
+        "--require-better",        help="Gate for --promote: beat the deployed model's accuracy on the same test data.")] = False,
     run_dir: Annotated[Optional[Path], typer.Option(
         show_default="runs/<UTC time>",
         help="Folder for the run record: metrics, history, confusions, charts, checkpoint.")] = None,
     resume: Annotated[bool, typer.Option(
-        help="Carry on an interrupted run with the same settings from its last completed epoch "
+        "--resume",        help="Carry on an interrupted run with the same settings from its last completed epoch "
              "(from --run-dir, or the newest one under runs/).")] = False,
     output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch progress.")] = False,
@@ -542,7 +639,7 @@ def train(
         raise typer.Exit(ExitCode.NOT_PROMOTED)
 
 
-@app.command(epilog=EXIT_CODE_HELP)
+@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
 def rollback(
     target: Annotated[Path, typer.Argument(metavar="PATH", help="The deployed model file.")],
 ) -> None:
@@ -583,7 +680,9 @@ class _EpochReporter:
         if self.progress is not None:
             self.progress.update(self.task, advance=1, status=line)
         elif not self.quiet:
-            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+            # One write: a Ctrl-C between the line and its newline would glue the error onto it.
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n", end="", file=sys.stderr,
+                  flush=True)
 
     def __exit__(self, *exc):
         if self.progress is not None:

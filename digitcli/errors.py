@@ -19,7 +19,8 @@ class ExitCode(IntEnum):
     NOT_PROMOTED = 8  # train --promote: the candidate was trained and kept, but failed the gate
     LOCKED = 9  # another training run holds the lock on the same target
     OUTPUT = 10  # an output could not be written (disk full, read-only, permissions)
-    INTERRUPTED = 130  # Ctrl-C / SIGINT
+    INTERRUPTED = 130  # Ctrl-C / SIGINT (128 + 2, as shells report it)
+    TERMINATED = 143  # SIGTERM (128 + 15): `kill`, a service manager, a CI timeout
 
 
 EXIT_CODE_HELP = """**Exit codes:**
@@ -34,7 +35,8 @@ EXIT_CODE_HELP = """**Exit codes:**
 8 trained but not promoted ·
 9 locked by another run ·
 10 cannot write an output ·
-130 interrupted"""
+130 interrupted ·
+143 terminated (SIGTERM)"""
 
 
 class DigitcliError(Exception):
@@ -63,6 +65,18 @@ class DataError(DigitcliError):
 
 class ModelError(DigitcliError):
     exit_code = ExitCode.MODEL
+
+
+class Interrupted(DigitcliError):
+    """Ctrl-C (SIGINT): stopped, with every record written so far complete."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM: stopped like Ctrl-C, with its own exit code."""
+
+    exit_code = ExitCode.TERMINATED
 
 
 class OutputError(DigitcliError):

@@ -92,7 +92,7 @@ def writing(path: Path | str, what: str = ""):
     """
     try:
         yield
-    except OutputError:
+    except (OutputError, BrokenPipeError):  # a reader that has gone (`… | head`) is no failure
         raise
     except OSError as exc:
         label = f"{what} {path}" if what else str(path)

@@ -17,6 +17,7 @@ from typing import TextIO
 import numpy as np
 import orjson
 
+from digitcli import files
 from digitcli.predict import NumberPrediction, Prediction
 
 CSV_FIELDS = ["path", "status", "digit", "confidence", *[f"p{d}" for d in range(10)], "error",
@@ -110,7 +111,12 @@ class PredictionSink:
         self.failures = 0
         self.unsure = 0
         if output_format == "csv":
-            csv.writer(self.stream, lineterminator="\n").writerow(self.text.csv_fields)
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow(self.text.csv_fields)
+            self._write(line.getvalue())
+        elif output_format == "json":
+            # Opened now, so that whenever Ctrl-C lands, close() makes the array whole.
+            self._write("[")
 
     def add(self, prediction: Prediction | NumberPrediction, text: str | None = None) -> None:
         """Write one prediction; `text` is its record's text when a worker has made it already."""
@@ -122,16 +128,18 @@ class PredictionSink:
         else:
             text = text if text is not None else self.text(prediction)
             if self.text.format == "json":
-                text = ("[\n  " if self.count == 0 else ",\n  ") + text
-            self.stream.write(text)
+                text = ("\n  " if self.count == 0 else ",\n  ") + text
+            self._write(text)
         self.failures += prediction.status == "error"
         self.unsure += prediction.status == "unsure"
         self.count += 1
 
-    def close(self) -> None:
+    def close(self, *, partial: bool = False) -> None:
+        """End the output; `partial` (stopped by Ctrl-C or SIGTERM): only what keeps the records
+        written so far valid (the end of the JSON array), and no table."""
         if self.text.format == "json":
-            self.stream.write("[]\n" if self.count == 0 else "\n]\n")
-        elif self.text.format == "table" and self.rows:
+            self._write("]\n" if self.count == 0 else "\n]\n")
+        elif self.text.format == "table" and self.rows and not partial:
             from digitcli import report  # Rich: only people's tables need it
 
             number = self.text.number
@@ -144,6 +152,22 @@ class PredictionSink:
                 table = report.digit_counts_table(self.digits, self.count, self.failures,
                                                   self.unsure)
             report.console(self.stream).print(table)
+
+    def _write(self, text: str) -> None:
+        try:  # a try costs nothing until it fails: this is the hot path
+            self.stream.write(text)
+        except OSError:
+            with files.writing(stream_name(self.stream)):
+                raise
+
+
+def stream_name(stream) -> str:
+    """How a message names an output stream: "standard output", or its file's name."""
+    if stream is sys.stdout or stream is sys.__stdout__:
+        return "standard output"
+    if stream is sys.stderr or stream is sys.__stderr__:
+        return "standard error"
+    return str(getattr(stream, "name", "an output stream"))
 
 
 def _digits_read(prediction: Prediction | NumberPrediction) -> list[int]:
@@ -170,5 +194,6 @@ def number_csv_row(record: dict) -> list:
 
 def write_json(value, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    json.dump(value, stream, indent=2)
-    stream.write("\n")
+    with files.writing(stream_name(stream)):
+        json.dump(value, stream, indent=2)
+        stream.write("\n")

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from digitcli import files
 from digitcli.metrics import Evaluation
 from digitcli.predict import NumberPrediction, Prediction
+from digitcli.records import stream_name
 
 BAR_WIDTH = 30
 SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and on any terminal
@@ -20,7 +22,18 @@ SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and
 
 def console(stream: TextIO | None = None) -> Console:
     """A Console on stdout (data) or stderr (people); Rich drops ANSI codes when not a terminal."""
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+    return _Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+class _Console(Console):
+    """A Console whose failed writes name their stream: a full disk is not a bug (exit 10)."""
+
+    def print(self, *objects, **options) -> None:
+        try:
+            super().print(*objects, **options)
+        except OSError:
+            with files.writing(stream_name(self.file)):
+                raise
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -221,9 +234,14 @@ def vector_table(title: str, values: np.ndarray, *, top: int | None = None) -> T
     table.add_column("value", justify="right")
     table.add_column("", min_width=BAR_WIDTH)
     order = np.arange(len(values)) if top is None else np.argsort(-values, kind="stable")[:top]
-    peak = float(np.abs(values).max()) or 1.0
+    # Bars start at the lowest value when some are negative (logits), so a larger value always
+    # has the longer bar; a bar of |value| would draw -9 longer than +2.
+    base = min(0.0, float(values.min()))
+    span = float(values.max()) - base or 1.0
     for i in order:
-        table.add_row(str(i), f"{values[i]:.4f}", bar(abs(float(values[i])) / peak))
+        table.add_row(str(i), f"{values[i]:.4f}", bar((float(values[i]) - base) / span))
+    if base < 0:
+        table.caption = f"bars start at the lowest value, {base:.4f}"
     if top is not None:
         active = int((values > 0).sum())
         table.caption = f"{active} of {len(values)} units active (> 0); mean {values.mean():.4f}"

@@ -304,6 +304,43 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
+def test_debug_is_accepted_after_the_command_too(tmp_path):
+    result = run("predict", "x.png", "-m", tmp_path / "missing.npz", "--debug")
+    assert result.exit_code == ExitCode.MODEL
+    assert "Traceback" in result.stderr
+    for command in ("predict", "evaluate", "inspect", "export", "train", "rollback"):
+        result = run(command, "--debug", "--help")
+        assert result.exit_code == 0, (command, result.output)
+        assert "--debug" in result.stdout
+
+
+def test_help_reads_whole_at_80_columns():
+    """Every option name whole (not `--save-preprocess…`), usage lines naming the arguments."""
+    import re
+
+    import typer.main
+    from typer.core import TyperArgument
+
+    group = typer.main.get_command(app)
+    narrow = CliRunner(env={"COLUMNS": "80", "TERM": "dumb"})
+    for name, command in [(None, group), *group.commands.items()]:
+        text = narrow.invoke(app, ["--help"] if name is None else [name, "--help"]).stdout
+        assert max(map(len, text.splitlines())) <= 80, name
+        assert not re.search(r"\w…(\s|│|$)", text), (name, text)  # no word cut short
+        words = set(re.split(r"[\s│,]+", text))
+        for param in command.params:
+            if isinstance(param, TyperArgument):
+                usage = next(line for line in text.splitlines() if "Usage:" in line)
+                assert param.metavar.strip("[]") in usage and "{" not in usage, usage
+            else:
+                for option in (*param.opts, *param.secondary_opts):
+                    assert option in words, (name, option)
+    top = narrow.invoke(app, ["--help"]).stdout
+    assert "Examples: digitcli predict photo.jpg" in top
+    predict_help = narrow.invoke(app, ["predict", "--help"]).stdout
+    assert re.search(r"Usage: \S+ predict \[OPTIONS\] PATH\.\.\.\s", predict_help)
+
+
 def _csv_dataset(path, n=50, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, 784))
@@ -336,6 +373,33 @@ def test_inspect_with_an_image_traces_every_layer(images, tiny_model):
     assert np.array(image["input"]).shape == (28, 28)
     assert [len(a) for a in image["activations"]] == [16, 8]
     assert sum(image["softmax"]) == pytest.approx(1.0)
+
+
+def test_a_larger_logit_always_has_the_longer_bar():
+    """z = -9.44 once drew a longer bar than z = +2.64 (bars of |z|)."""
+    from rich.console import Console
+
+    from digitcli import report
+
+    logits = [-9.44, 2.64, 0.0, -1.5, 7.25, -3.0, 1.0, -0.25, 4.5, -6.0]
+    softmax = np.exp(logits) / np.exp(logits).sum()
+    trace = {"path": "x.png", "input": [[0] * 28] * 28, "activations": [[0.5, 0.0, 2.0]],
+             "logits": logits, "temperature": 1.0, "softmax": softmax.tolist(), "unsure": None,
+             "digit": 4, "confidence": float(softmax.max())}
+    table = next(r for r in report.trace_renderables(trace) if "logits" in str(getattr(r, "title", "")))
+    out = Console(file=io.StringIO(), width=100)
+    out.print(table)
+    lengths = {}
+    for line in out.file.getvalue().splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) == 5 and cells[1].isdigit():
+            ink = cells[3]
+            lengths[int(cells[1])] = 8 * ink.count("█") + sum(" ▏▎▍▌▋▊▉".find(c) for c in ink if c in "▏▎▍▌▋▊▉")
+    assert sorted(lengths) == list(range(10))
+    by_logit = sorted(range(10), key=logits.__getitem__)
+    assert [lengths[d] for d in by_logit] == sorted(lengths.values())
+    assert len(set(lengths.values())) == 10  # strictly: every larger logit is longer
+    assert lengths[1] > lengths[0]  # +2.64 against -9.44
 
 
 def test_train_writes_a_self_describing_model(tmp_path):
