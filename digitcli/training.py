@@ -156,7 +156,7 @@ def _run_locked(plan: Plan, target: Path, on_epoch, run_lock: ExitStack) -> Resu
     run_dir, checkpoint = _run_dir_and_checkpoint(plan, settings)
     # One run per folder: under its lock, a checkpoint's temporary file is a killed run's.
     run_lock.enter_context(promotion.locked(run_dir / CHECKPOINT))
-    store.remove_stale_temps(run_dir / CHECKPOINT)
+    _remove_stale_temps(run_dir)
     _write_start(run_dir, settings, plan, target)
 
     started = time.perf_counter()
@@ -232,7 +232,9 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
             continue
         promoted = _promoted_at(folder)
         if promoted:  # killed after deploying, before tidying up: finish that, never redeploy
-            path.unlink(missing_ok=True)
+            with promotion.locked(path):
+                path.unlink(missing_ok=True)
+                _remove_stale_temps(folder)
             raise NothingToResume(f"nothing to resume: the newest matching run {folder} finished "
                                   f"(promoted) at {promoted}")
         (folder / PROMOTION).unlink(missing_ok=True)  # killed before the rename: redone below
@@ -245,6 +247,12 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
         return folder, checkpoint
     print("digitcli: no interrupted run to resume; starting a new one", file=sys.stderr)
     return plan.run_dir or new_run_dir(), None
+
+
+def _remove_stale_temps(run_dir: Path) -> None:
+    """A killed run's temporary files in its folder (call under the folder's lock)."""
+    for name in (CHECKPOINT, PROMOTION):
+        store.remove_stale_temps(run_dir / name)
 
 
 def new_run_dir() -> Path:

@@ -337,12 +337,14 @@ def test_resuming_a_run_killed_after_its_promotion_never_deploys_again(
     assert (run_dir / "checkpoint.npz").exists()  # killed before it was removed
     promoted = target.read_bytes()
     assert promoted != original and promotion.previous_path(target).read_bytes() == original
-    stray = run_dir / ".checkpoint.npz.x1y2z3w4.tmp"
-    stray.write_bytes(b"half a checkpoint")
+    strays = [run_dir / ".checkpoint.npz.x1y2z3w4.tmp", run_dir / ".promotion.json.x1y2z3w4.tmp"]
+    for stray in strays:
+        stray.write_bytes(b"half a file")
 
     resumed = train(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert f"nothing to resume: the newest matching run {run_dir} finished (promoted) at" in resumed.stderr
+    assert not any(stray.exists() for stray in strays)  # a killed run's temporary files
     assert target.read_bytes() == promoted  # not trained or deployed again
     assert promotion.previous_path(target).read_bytes() == original
     assert not (run_dir / "checkpoint.npz").exists()
