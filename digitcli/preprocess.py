@@ -48,11 +48,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
 from digitcli.errors import DigitcliError, InputError, NoDigitError, UsageError
 from digitcli.images import open_gray
+
+# predict's worker processes already use both cores: OpenCV's own thread pool would fight them.
+cv2.setNumThreads(1)
 
 MODES = ("auto", "none")
 SIZE = 28  # MNIST frame
