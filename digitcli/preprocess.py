@@ -196,14 +196,28 @@ def _shrink(values: np.ndarray, factor: int) -> np.ndarray:
     return _pool(values, factor, np.add) / np.float32(factor * factor) if factor > 1 else values
 
 
+def _square(size: int, height: int | None = None) -> np.ndarray:
+    """A size×size (or size wide, height tall) rectangular structuring element."""
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (size, size if height is None else height))
+
+
 def _dilate(values: np.ndarray, size: int) -> np.ndarray:
-    """Grey dilation with a size×size square: running maxima of shifted slices (Pillow's MaxFilter is slow)."""
+    """Grey dilation (maximum) over size×size squares, centred; outside the picture does not count."""
+    return _morph(cv2.dilate, values, size)
+
+
+def _erode(values: np.ndarray, size: int) -> np.ndarray:
+    """Grey erosion (minimum) over size×size squares (see _dilate)."""
+    return _morph(cv2.erode, values, size)
+
+
+def _morph(operation: Callable, values: np.ndarray, size: int) -> np.ndarray:
+    """cv2.dilate or cv2.erode with a square; boolean masks go through as bytes."""
     if size <= 1:
         return values
-    padded = np.pad(values, size // 2)
-    h, w = values.shape
-    rows = functools.reduce(np.maximum, (padded[i : i + h] for i in range(size)))
-    return functools.reduce(np.maximum, (rows[:, j : j + w] for j in range(size)))
+    if values.dtype == bool:
+        return operation(np.ascontiguousarray(values).view(np.uint8), _square(size)).view(bool)
+    return operation(values, _square(size))
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -647,11 +661,7 @@ def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
 
 def _grow_rows(mask: np.ndarray, reach: int) -> np.ndarray:
     """The mask grown up and down by `reach` rows."""
-    grown = mask.copy()
-    for d in range(1, reach + 1):
-        grown[d:] |= mask[:-d]
-        grown[:-d] |= mask[d:]
-    return grown
+    return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), _square(1, 2 * reach + 1)).view(bool)
 
 
 def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1103,7 +1113,7 @@ def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW
     ink = _shrink(found.sign * residual, k)
     blocks = _pool(found.keep, k, np.maximum)
     size = max(3, (max(ink.shape) // window) | 1)
-    thin = ink - _max_filter(_min_filter(ink, size), size)
+    thin = ink - cv2.morphologyEx(ink, cv2.MORPH_OPEN, _square(size))
     return float(thin[blocks].sum()) / max(float(ink[blocks].sum()), 1e-6)
 
 
@@ -1121,35 +1131,7 @@ def _stroke_background(residual: np.ndarray) -> np.ndarray:
     first look does not find an area, and an opening would take the paper between thick dark
     strokes for light ink.
     """
-    size = _stroke_window(residual)
-    return _min_filter(_max_filter(residual, size), size)
-
-
-def _max_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over size×size squares (edges padded): running maxima down the columns, then along the rows."""
-    return _running_max(_running_max(values, size).T, size).T
-
-
-def _min_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Minimum over size×size squares (see _max_filter)."""
-    return -_max_filter(-values, size)
-
-
-def _running_max(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over a centred window of `size` rows (edges repeated), in log2(size) steps.
-
-    Each step takes the maximum of the running result and a copy shifted by the span it already
-    covers, doubling the span; one last shifted maximum completes the window.  Whole-array
-    maxima are several times faster than a per-block accumulation (van Herk / Gil-Werman).
-    """
-    h = values.shape[0]
-    r = size // 2
-    spans = np.pad(values, ((r, size - 1 - r), (0, 0)), mode="edge")
-    span = 1
-    while 2 * span <= size:
-        spans = np.maximum(spans[:-span], spans[span:])
-        span *= 2
-    return np.maximum(spans[:h], spans[size - span : size - span + h])
+    return cv2.morphologyEx(residual, cv2.MORPH_CLOSE, _square(_stroke_window(residual)))
 
 
 def _local_correction(residual: np.ndarray) -> np.ndarray:
@@ -1210,8 +1192,7 @@ def _match_strokes(detail: np.ndarray) -> np.ndarray:
         return _dilate(detail, 2 * int(round(extra / 2)) + 1)
     if width * BOX / long_side > STROKE_MAX:
         excess = width - STROKE_MAX * long_side / BOX  # px of width to take away
-        size = 2 * int(round(excess / 2)) + 1
-        return _min_filter(detail, size) if size > 1 else detail
+        return _erode(detail, 2 * int(round(excess / 2)) + 1)
     return detail
 
 

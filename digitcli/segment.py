@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -36,9 +37,8 @@ from digitcli.preprocess import (
     _component_boxes,
     _dilate,
     _label_runs,
-    _max_filter,
-    _min_filter,
     _paint,
+    _square,
     _shrink,
     components,
     digit_input,
@@ -135,7 +135,7 @@ def _flattened(gray: np.ndarray) -> np.ndarray:
     k = max(1, max(gray.shape) // 256)
     small = _shrink(gray, k)
     size = max(3, (max(small.shape) // 8) | 1)
-    paper = _min_filter(_max_filter(small, size), size)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _square(size))
     paper = np.asarray(Image.fromarray(np.ascontiguousarray(paper, np.float32)).resize(gray.shape[::-1], Image.Resampling.BILINEAR))
     return np.clip(gray / np.maximum(paper, 1 / 255), 0, 1).astype(np.float32)
 

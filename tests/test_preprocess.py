@@ -166,14 +166,31 @@ def test_bold_strokes_are_thinned_like_mnist():
 
 
 @pytest.mark.parametrize("size", [3, 7, 10])
-def test_max_filter_is_a_square_maximum(size):
-    from digitcli.preprocess import _max_filter
+def test_dilate_and_erode_are_a_square_maximum_and_minimum(size):
+    """OpenCV's dilation and erosion are exactly the centred square maxima and minima the hand-written
+    ones were, the picture's edge repeated (negative values included: residuals are)."""
+    from digitcli.preprocess import _dilate, _erode
 
-    values = np.random.default_rng(size).random((23, 31)).astype(np.float32)
+    values = np.random.default_rng(size).random((23, 31)).astype(np.float32) - 0.5
     r = size // 2
     padded = np.pad(values, ((r, size - 1 - r), (r, size - 1 - r)), mode="edge")
-    expected = np.array([[padded[i : i + size, j : j + size].max() for j in range(31)] for i in range(23)])
-    np.testing.assert_array_equal(_max_filter(values, size), expected)
+    windows = [[padded[i : i + size, j : j + size] for j in range(31)] for i in range(23)]
+    np.testing.assert_array_equal(_dilate(values, size), np.array([[w.max() for w in row] for row in windows]))
+    np.testing.assert_array_equal(_erode(values, size), np.array([[w.min() for w in row] for row in windows]))
+    mask = values > 0.3
+    grown = _dilate(mask, size)
+    assert grown.dtype == bool
+    np.testing.assert_array_equal(grown, _dilate(mask.astype(np.float32), size) > 0)
+
+
+def test_grow_rows_reaches_up_and_down_only():
+    from digitcli.preprocess import _grow_rows
+
+    mask = np.zeros((9, 5), bool)
+    mask[4, 2] = True
+    expected = np.zeros_like(mask)
+    expected[2:7, 2] = True
+    np.testing.assert_array_equal(_grow_rows(mask, 2), expected)
 
 
 def test_thin_pen_in_a_big_picture_is_thickened_like_mnist():
