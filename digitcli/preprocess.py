@@ -410,14 +410,29 @@ def _ink_level(ink: np.ndarray, noise: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Runs:
-    """Horizontal runs of True pixels in a mask, and the 8-connected component each belongs to."""
+class _Labels:
+    """The 8-connected components of a mask: a label image and each component's box and area."""
 
-    row: np.ndarray
-    start: np.ndarray
-    stop: np.ndarray  # exclusive
-    component: np.ndarray  # 0..count-1
+    image: np.ndarray  # int32: 0 off the mask, i + 1 on component i
     count: int
+    top: np.ndarray
+    bottom: np.ndarray  # exclusive
+    left: np.ndarray
+    right: np.ndarray  # exclusive
+    area: np.ndarray
+
+
+def _label(mask: np.ndarray) -> _Labels:
+    """Label the mask's 8-connected components, numbered in the order a raster scan meets them.
+
+    That order (SAUF's, pixel by pixel; the block-based default numbers by pairs of rows) keeps
+    ties between equally good components going to the topmost, then leftmost, as they always have.
+    """
+    count, image, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        np.ascontiguousarray(mask, dtype=bool).view(np.uint8), 8, cv2.CV_32S, cv2.CCL_SAUF
+    )
+    left, top, width, height, area = stats[1:, :5].astype(np.int64).T  # row 0 is the background
+    return _Labels(image, count - 1, top, top + height, left, left + width, area)
 
 
 def row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -429,48 +444,16 @@ def row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row, start, np.nonzero(edges == -1)[1]
 
 
-def _label_runs(mask: np.ndarray) -> _Runs:
-    """Label 8-connected components by joining runs that overlap in neighbouring rows (vectorised union-find)."""
-    h, w = mask.shape
-    row, start, stop = row_runs(mask)
-    n = row.size
-
-    # Run a (row r) touches run b (row r+1) when b.start <= a.stop and b.stop >= a.start (diagonals
-    # count). Keys row*(w+2)+col are sorted, so the partners of each run form one contiguous range.
-    key = (row + 1) * (w + 2)
-    first = np.searchsorted(row * (w + 2) + stop, key + start, side="left")
-    last = np.searchsorted(row * (w + 2) + start, key + stop, side="right")
-    counts = np.clip(last - first, 0, None)
-    a = np.repeat(np.arange(n), counts)
-    b = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-
-    # Hook the larger root under the smaller one and compress paths until every pair agrees.
-    parent = np.arange(n)
-    while True:
-        pa, pb = parent[a], parent[b]
-        if np.array_equal(pa, pb):
-            break
-        np.minimum.at(parent, np.maximum(pa, pb), np.minimum(pa, pb))
-        while not np.array_equal(parent, parent[parent]):
-            parent = parent[parent]
-    roots, component = np.unique(parent, return_inverse=True)
-    return _Runs(row, start, stop, component, roots.size)
-
-
-def _paint(runs: _Runs, keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Draw the runs of the kept components back into a boolean mask."""
-    chosen = keep[runs.component]
-    delta = np.zeros((shape[0], shape[1] + 1), np.int8)
-    delta[runs.row[chosen], runs.start[chosen]] = 1
-    delta[runs.row[chosen], runs.stop[chosen]] = -1  # never a start: runs are separated by gaps
-    return np.cumsum(delta, axis=1)[:, :-1] > 0
+def _paint(labels: _Labels, keep: np.ndarray) -> np.ndarray:
+    """The mask of the kept components."""
+    return np.concatenate(([False], keep))[labels.image]
 
 
 @dataclass(frozen=True)
 class Components:
     """The connected components of a thresholded ink mask, measured, and the one that is most digit-like."""
 
-    runs: _Runs
+    labels: _Labels
     area: np.ndarray
     top: np.ndarray
     bottom: np.ndarray
@@ -497,15 +480,15 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     Components with a pixel in `ruled_out` are clutter too.
     """
     h, w = mask.shape
-    runs = _label_runs(mask)
-    n = runs.count
+    labels = _label(mask)
+    n = labels.count
     if n == 0:
         raise NoDigitError(NO_DIGIT)
-    length = runs.stop - runs.start
-    area = np.bincount(runs.component, weights=length, minlength=n)
-    top, bottom, left, right = _component_boxes(runs)
-    on_edge = np.where((runs.row == 0) | (runs.row == h - 1), length, (runs.start == 0) + (runs.stop == w))
-    contact = np.bincount(runs.component, weights=on_edge, minlength=n)
+    area, top, bottom, left, right = labels.area, labels.top, labels.bottom, labels.left, labels.right
+    image = labels.image
+    edge = [image[0], image[-1]] if h > 1 else [image[0]]
+    edge = np.concatenate(edge + [image[1:-1, 0], image[1:-1, -1]])
+    contact = np.bincount(edge, minlength=n + 1)[1:]  # pixels on the picture's edge
     height, width = bottom - top, right - left
     long_side = np.maximum(height, width)
     fill = area / (height * width)
@@ -517,15 +500,15 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     # So is a slanted one (the edge of a sheet or desk, a shadow's rim), which the box test misses,
     # and a band crossing from one side to the opposite one (a strip of desk beside a sheet): a
     # digit that crosses the picture is a tight crop, where it is all there is (see below).
-    thinness = _thinness(runs, area)
+    thinness = _thinness(labels)
     crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
     line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
     # A ruled or margin line that fades out before the picture's edge (vignetting, uneven light) is
     # still far straighter and thinner for its length than a digit's stroke, even a 1's.
     line |= (long_side >= 0.3 * max(h, w)) & (thinness <= THIN_LINE)
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
-    if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
-        clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0
+    if ruled_out is not None:
+        clutter |= np.bincount(image[ruled_out], minlength=n + 1)[1:] > 0
     big_enough = (long_side >= max(3, 0.02 * max(h, w))) & (area >= 4)
     # A filled, roundish blob is a speck or a blot, not a digit (a bold 1 is a filled bar, but a tall one).
     blob = (fill >= 0.6) & (height < 2 * width) & (width < 2 * height)
@@ -544,23 +527,20 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
         clutter[main] = True
         score[main] = 0
         main = int(np.argmax(score))
-    return Components(runs, area, top, bottom, left, right, touches, line, clutter, score, main)
+    return Components(labels, area, top, bottom, left, right, touches, line, clutter, score, main)
 
 
-def _thinness(runs: _Runs, area: np.ndarray) -> np.ndarray:
+def _thinness(labels: _Labels) -> np.ndarray:
     """Each component's width across its main axis over its length along it (from second moments).
 
     About thickness / length for a straight band whatever its slant; far more for a digit, whose
     strokes turn (a 1 is a line, but one that rarely spans the picture).
     """
-    n = runs.count
-    first, last = runs.start.astype(np.float64), runs.stop.astype(np.float64) - 1
-    length, row = last - first + 1, runs.row.astype(np.float64)
-    # Sums of x, x², y, y², xy over each run's pixels, in closed form.
-    sx = length * (first + last) / 2
-    sxx = (last * (last + 1) * (2 * last + 1) - (first - 1) * first * (2 * first - 1)) / 6
-    terms = (sx, sxx, length * row, length * row**2, row * sx)
-    sums = [np.bincount(runs.component, weights=v, minlength=n) for v in terms]
+    rows, cols = np.nonzero(labels.image)
+    which = labels.image[rows, cols]
+    x, y = cols.astype(np.float64), rows.astype(np.float64)
+    sums = [np.bincount(which, weights=v, minlength=labels.count + 1)[1:] for v in (x, x * x, y, y * y, x * y)]
+    area = labels.area
     mx, my = sums[0] / area, sums[2] / area
     vxx, vyy, vxy = sums[1] / area - mx**2, sums[3] / area - my**2, sums[4] / area - mx * my
     # Eigenvalues of the covariance: the spreads along the main axis and across it.
@@ -577,7 +557,7 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
     """
     c = _components_without_lines(mask)
     top, bottom, left, right, area, clutter, touches = c.top, c.bottom, c.left, c.right, c.area, c.clutter, c.touches
-    keep = np.zeros(c.runs.count, bool)
+    keep = np.zeros(c.labels.count, bool)
     keep[c.main] = True
     for _ in range(4):  # grow the group a few times: each new piece widens the search box
         t, b, l, r = top[keep].min(), bottom[keep].max(), left[keep].min(), right[keep].max()
@@ -590,7 +570,7 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
         if np.array_equal(joined, keep):
             break
         keep = joined
-    return _paint(c.runs, keep, mask.shape)
+    return _paint(c.labels, keep)
 
 
 def _components_without_lines(mask: np.ndarray) -> Components:
@@ -604,7 +584,7 @@ def _components_without_lines(mask: np.ndarray) -> Components:
     if np.array_equal(cleaned, mask):
         return components(mask)
     whole = components(mask)
-    return components(cleaned, ruled_out=_paint(whole.runs, whole.clutter & ~whole.line, mask.shape))
+    return components(cleaned, ruled_out=_paint(whole.labels, whole.clutter & ~whole.line))
 
 
 def without_lines(mask: np.ndarray) -> np.ndarray:
@@ -662,20 +642,6 @@ def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
 def _grow_rows(mask: np.ndarray, reach: int) -> np.ndarray:
     """The mask grown up and down by `reach` rows."""
     return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), _square(1, 2 * reach + 1)).view(bool)
-
-
-def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return each component's bounding box as (top, bottom, left, right) arrays, end-exclusive."""
-    n = runs.count
-    top = np.full(n, np.iinfo(np.int64).max)
-    left = np.full(n, np.iinfo(np.int64).max)
-    bottom = np.zeros(n, np.int64)
-    right = np.zeros(n, np.int64)
-    np.minimum.at(top, runs.component, runs.row)
-    np.maximum.at(bottom, runs.component, runs.row + 1)
-    np.minimum.at(left, runs.component, runs.start)
-    np.maximum.at(right, runs.component, runs.stop)
-    return top, bottom, left, right
 
 
 # --- the auto pipeline ---------------------------------------------------------------------------
@@ -838,9 +804,8 @@ def _edge_band(keep: np.ndarray) -> bool:
     """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
     if not _touches_edge(keep):
         return False
-    runs = _label_runs(keep)
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    return runs.count == 1 and bool(_thinness(runs, area)[0] <= 0.15)
+    labels = _label(keep)
+    return labels.count == 1 and bool(_thinness(labels)[0] <= 0.15)
 
 
 def _fainter_ink(
@@ -874,9 +839,8 @@ def _is_crumb(keep: np.ndarray) -> bool:
 
 def _crumbs(mask: np.ndarray) -> np.ndarray:
     """The mask's components that are tiny beside the picture (see _is_crumb)."""
-    runs = _label_runs(mask)
-    top, bottom, left, right = _component_boxes(runs)
-    return _paint(runs, np.maximum(bottom - top, right - left) < CRUMB * max(mask.shape), mask.shape)
+    c = _label(mask)
+    return _paint(c, np.maximum(c.bottom - c.top, c.right - c.left) < CRUMB * max(mask.shape))
 
 
 def _second_look(
@@ -997,11 +961,11 @@ def _sheet_on_desk(small: np.ndarray) -> np.ndarray | None:
     k = max(1, max(small.shape) // 128)
     coarse = _shrink(small, k)
     light = coarse > _otsu(coarse)
-    runs = _label_runs(light)
-    if runs.count == 0:
+    labels = _label(light)
+    if labels.count == 0:
         return None
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    sheet = _fill_holes(_paint(runs, np.arange(runs.count) == np.argmax(area), coarse.shape))
+    area = labels.area
+    sheet = _fill_holes(_paint(labels, np.arange(labels.count) == np.argmax(area)))
     top, bottom, left, right = _bbox(sheet)
     if (not SHEET_AREA[0] <= np.count_nonzero(sheet) / sheet.size <= SHEET_AREA[1]
             or area.max() < 0.85 * np.count_nonzero(sheet)  # mostly holes: the loop of a light 0
@@ -1067,11 +1031,10 @@ def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
     of a bold dark digit is a light patch of its own in a hole of the sheet: the sheet is the patch
     to look inside."""
     residual = _residual(small, found.paper, factor)
-    runs = _label_runs(found.sign * residual > found.level / 2)
-    if runs.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
+    labels = _label(found.sign * residual > found.level / 2)
+    if labels.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
         return found.keep
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    biggest = _paint(runs, np.arange(runs.count) == np.argmax(area), residual.shape)
+    biggest = _paint(labels, np.arange(labels.count) == np.argmax(labels.area))
     if (found.keep & biggest).any() or (found.keep & ~_fill_holes(biggest)).any():
         return found.keep
     return biggest | found.keep
@@ -1079,12 +1042,10 @@ def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Return the mask with every enclosed gap filled (gaps not connected to the mask's outer edge)."""
-    gaps = _label_runs(~mask)
+    gaps = _label(~mask)
     h, w = mask.shape
-    touching = (gaps.row == 0) | (gaps.row == h - 1) | (gaps.start == 0) | (gaps.stop == w)
-    outer = np.zeros(gaps.count, bool)
-    outer[gaps.component[touching]] = True
-    return ~_paint(gaps, outer, mask.shape)
+    outer = (gaps.top == 0) | (gaps.bottom == h) | (gaps.left == 0) | (gaps.right == w)
+    return ~_paint(gaps, outer)
 
 
 def _not_dark_strokes(found: _Ink) -> bool:

@@ -287,15 +287,35 @@ def flood_fill_count(mask: np.ndarray) -> int:
 
 @pytest.mark.parametrize("density", [0.2, 0.45, 0.6])
 def test_component_labelling_matches_a_flood_fill(density):
-    from digitcli.preprocess import _label_runs, _paint
+    from digitcli.preprocess import _bbox, _label, _paint
 
     rng = np.random.default_rng(int(density * 100))
     for _ in range(20):
         mask = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < density
-        runs = _label_runs(mask)
-        assert runs.count == flood_fill_count(mask)
-        for label in range(runs.count):  # every component is connected: one flood fill each
-            assert flood_fill_count(_paint(runs, np.arange(runs.count) == label, mask.shape)) == 1
+        labels = _label(mask)
+        assert labels.count == flood_fill_count(mask)
+        firsts = []
+        for label in range(labels.count):  # every component is connected: one flood fill each
+            part = _paint(labels, np.arange(labels.count) == label)
+            assert flood_fill_count(part) == 1
+            assert labels.area[label] == np.count_nonzero(part)
+            top, bottom, left, right = _bbox(part)
+            assert (labels.top[label], labels.bottom[label], labels.left[label], labels.right[label]) == (
+                top, bottom, left, right)
+            firsts.append(np.flatnonzero(part)[0])
+        assert firsts == sorted(firsts)  # numbered in raster order: ties go to the topmost, then leftmost
+
+
+def test_components_join_diagonal_neighbours():
+    from digitcli.preprocess import _label
+
+    mask = np.zeros((6, 6), bool)
+    mask[[0, 1, 2], [0, 1, 2]] = True  # a diagonal: one component (8-connected)
+    mask[[0, 1], [5, 4]] = True  # another diagonal, apart from the first
+    mask[5, 0] = True
+    labels = _label(mask)
+    assert labels.count == 3
+    assert list(labels.area) == [3, 2, 1]
 
 
 def test_shadowed_corner_darker_than_the_ink_is_not_the_digit(seven, seven_28):
