@@ -1042,10 +1042,13 @@ def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Return the mask with every enclosed gap filled (gaps not connected to the mask's outer edge)."""
-    gaps = _label(~mask)
+    # Flood the gaps from a frame of gap around the mask (8-connected, as components are): what
+    # the flood does not reach is enclosed.
     h, w = mask.shape
-    outer = (gaps.top == 0) | (gaps.bottom == h) | (gaps.left == 0) | (gaps.right == w)
-    return ~_paint(gaps, outer)
+    gaps = np.ones((h + 2, w + 2), np.uint8)
+    gaps[1:-1, 1:-1] = ~mask
+    cv2.floodFill(gaps, None, (0, 0), 0, flags=8)
+    return mask | gaps[1:-1, 1:-1].view(bool)
 
 
 def _not_dark_strokes(found: _Ink) -> bool:

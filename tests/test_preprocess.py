@@ -306,6 +306,21 @@ def test_component_labelling_matches_a_flood_fill(density):
         assert firsts == sorted(firsts)  # numbered in raster order: ties go to the topmost, then leftmost
 
 
+def test_fill_holes_fills_enclosed_gaps_only():
+    """A closed ring's inside is filled; a gap reaching the edge, even only diagonally, is not."""
+    from digitcli.preprocess import _fill_holes
+
+    mask = np.zeros((7, 14), bool)
+    mask[1:6, 1:6] = True
+    mask[2:5, 2:5] = False  # a closed ring: its inside is a hole
+    mask[0:5, 8:13] = True
+    mask[1:4, 9:12] = False
+    mask[0, 8] = False  # the inside touches the picture's edge through a corner: not a hole
+    filled = _fill_holes(mask)
+    assert filled[1:6, 1:6].all()
+    np.testing.assert_array_equal(filled[:, 7:], mask[:, 7:])
+
+
 def test_components_join_diagonal_neighbours():
     from digitcli.preprocess import _label
 
