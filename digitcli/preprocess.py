@@ -996,17 +996,10 @@ def _reaches_edge(found: Found, sheet: np.ndarray, factor: int, offset: tuple[in
     return bool(rim[y.clip(0, sheet.shape[0] - 1), x.clip(0, sheet.shape[1] - 1)].any())
 
 
-def _otsu(values: np.ndarray, bins: int = 64) -> float:
-    """Otsu's threshold for values in [0, 1]: the one that best separates a dark and a light class."""
-    counts = np.bincount(np.clip(values * bins, 0, bins - 1).astype(np.intp).ravel(), minlength=bins)
-    centres = (np.arange(bins) + 0.5) / bins
-    weight = np.cumsum(counts)[:-1].astype(np.float64)  # pixels at or below each bin
-    mass = np.cumsum(counts * centres)[:-1]
-    total, total_mass = float(counts.sum()), float(counts @ centres)
-    dark_mean = mass / np.maximum(weight, 1)
-    light_mean = (total_mass - mass) / np.maximum(total - weight, 1)
-    between = weight * (total - weight) * (dark_mean - light_mean) ** 2
-    return float(np.argmax(between) + 1) / bins
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold for values in [0, 1] (OpenCV's, on 8-bit): the one that best separates a dark and a light class."""
+    level, _ = cv2.threshold(_to_uint8(values), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return (level + 0.5) / 255  # value > threshold where its 8-bit rounding > level
 
 
 def _is_sheet(patch: np.ndarray) -> bool:

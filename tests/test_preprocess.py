@@ -306,6 +306,16 @@ def test_component_labelling_matches_a_flood_fill(density):
         assert firsts == sorted(firsts)  # numbered in raster order: ties go to the topmost, then leftmost
 
 
+@pytest.mark.parametrize("dark_share", [0.1, 0.5, 0.8])
+def test_otsu_separates_a_dark_and_a_light_class(dark_share):
+    from digitcli.preprocess import _otsu
+
+    rng = np.random.default_rng(3)
+    light = rng.random((60, 80)) >= dark_share
+    values = np.where(light, 0.75, 0.3) + rng.normal(0, 0.04, light.shape).astype(np.float32)
+    np.testing.assert_array_equal(values > _otsu(values), light)
+
+
 def test_fill_holes_fills_enclosed_gaps_only():
     """A closed ring's inside is filled; a gap reaching the edge, even only diagonally, is not."""
     from digitcli.preprocess import _fill_holes
