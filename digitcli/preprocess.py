@@ -42,7 +42,6 @@ load_digits tests a batch of them at once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,23 +176,31 @@ def _resize(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(img.resize(size, method)), 0, 1)
 
 
-def _pool(values: np.ndarray, factor: int, combine: np.ufunc) -> np.ndarray:
-    """Combine factor×factor blocks with np.add, np.maximum or np.minimum (edge blocks padded by repetition).
-
-    Strided slices combined pairwise are several times faster than reshape(...).max(axis=(1, 3)).
-    """
+def _pool(values: np.ndarray, factor: int, operation: Callable) -> np.ndarray:
+    """The maximum (operation=cv2.dilate) or minimum (cv2.erode) of factor×factor blocks (see _whole_blocks)."""
     if factor == 1:
         return values
-    h, w = values.shape
-    if h % factor or w % factor:
-        values = np.pad(values, ((0, -h % factor), (0, -w % factor)), mode="edge")
-    rows = functools.reduce(combine, (values[i::factor] for i in range(factor)))
-    return functools.reduce(combine, (rows[:, j::factor] for j in range(factor)))
+    return _morph(operation, _whole_blocks(values, factor), factor, anchor=(0, 0))[::factor, ::factor]
 
 
 def _shrink(values: np.ndarray, factor: int) -> np.ndarray:
-    """Average factor×factor blocks."""
-    return _pool(values, factor, np.add) / np.float32(factor * factor) if factor > 1 else values
+    """Average factor×factor blocks (see _whole_blocks): INTER_AREA at a whole factor is the block mean."""
+    if factor == 1:
+        return values
+    values = _whole_blocks(values, factor)
+    size = (values.shape[1] // factor, values.shape[0] // factor)
+    return cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+
+
+def _whole_blocks(values: np.ndarray, factor: int) -> np.ndarray:
+    """The picture with its last row and column repeated up to a multiple of factor: the edge blocks are
+    whole, so block i of a shrunk copy stays pixels i·factor to (i+1)·factor of the picture."""
+    h, w = values.shape
+    if h % factor == 0 and w % factor == 0:
+        return values
+    if values.dtype == bool:
+        return _whole_blocks(values.view(np.uint8), factor).view(bool)
+    return cv2.copyMakeBorder(values, 0, -h % factor, 0, -w % factor, cv2.BORDER_REPLICATE)
 
 
 def _square(size: int, height: int | None = None) -> np.ndarray:
@@ -211,13 +218,13 @@ def _erode(values: np.ndarray, size: int) -> np.ndarray:
     return _morph(cv2.erode, values, size)
 
 
-def _morph(operation: Callable, values: np.ndarray, size: int) -> np.ndarray:
-    """cv2.dilate or cv2.erode with a square; boolean masks go through as bytes."""
+def _morph(operation: Callable, values: np.ndarray, size: int, anchor: tuple[int, int] = (-1, -1)) -> np.ndarray:
+    """cv2.dilate or cv2.erode with a square (centred unless `anchor`); boolean masks go through as bytes."""
     if size <= 1:
         return values
     if values.dtype == bool:
-        return operation(np.ascontiguousarray(values).view(np.uint8), _square(size)).view(bool)
-    return operation(values, _square(size))
+        return operation(np.ascontiguousarray(values).view(np.uint8), _square(size), anchor=anchor).view(bool)
+    return operation(values, _square(size), anchor=anchor)
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -777,7 +784,7 @@ def _find_ink(
     residual = _residual(small, paper, factor)
     for smoothing in (1, 3):
         if smoothing > 1:
-            residual = _box_mean(residual, smoothing)
+            residual = cv2.blur(residual, (smoothing, smoothing), borderType=cv2.BORDER_REPLICATE)
         noise = _pixel_noise(residual, gap=smoothing)
         sign = _ink_sign(residual, noise)
         ink = sign * residual
@@ -888,14 +895,6 @@ def _residual(small: np.ndarray, paper: _Paper, factor: int) -> np.ndarray:
     """The small copy minus the paper surface: ink and anything else the paper model does not explain."""
     h, w = paper.shape
     return small - paper.surface(0, h, 0, w, factor)[: small.shape[0], : small.shape[1]]
-
-
-def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
-    """Mean over size×size neighbourhoods (edges repeated)."""
-    padded = np.pad(values, size // 2, mode="edge")
-    h, w = values.shape
-    rows = functools.reduce(np.add, (padded[i : i + h] for i in range(size)))
-    return functools.reduce(np.add, (rows[:, j : j + w] for j in range(size))) / np.float32(size * size)
 
 
 def _looks_like_area(keep: np.ndarray) -> bool:
@@ -1068,7 +1067,7 @@ def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW
     # averaging moves a thin stroke's weight to its neighbours, but keeps it in its block.
     k = max(1, max(residual.shape) // 128)
     ink = _shrink(found.sign * residual, k)
-    blocks = _pool(found.keep, k, np.maximum)
+    blocks = _pool(found.keep, k, cv2.dilate)
     size = max(3, (max(ink.shape) // window) | 1)
     thin = ink - cv2.morphologyEx(ink, cv2.MORPH_OPEN, _square(size))
     return float(thin[blocks].sum()) / max(float(ink[blocks].sum()), 1e-6)
@@ -1112,13 +1111,13 @@ def _cut_out(gray: np.ndarray, found: _Ink, factor: int) -> np.ndarray:
     l, r = max(left - grow, 0), min(right + grow, keep.shape[1])
     region = _dilate(keep[t:b, l:r].astype(np.uint8), 2 * grow + 1)
 
-    # Pool first (cheap strided maxima of the ink side), so the rest works on ~80-159 px: a thin
+    # Pool first (block maxima of the ink side), so the rest works on ~80-159 px: a thin
     # pen line stays at full strength, where averaging would fade it below the threshold.
     pool = max(1, max(bottom - top, right - left) * factor // DETAIL_SIZE)
     y0, y1 = t * factor, min(b * factor, gray.shape[0])
     x0, x1 = l * factor, min(r * factor, gray.shape[1])
     crop = gray[y0:y1, x0:x1]
-    darkest_or_lightest = np.minimum if sign < 0 else np.maximum
+    darkest_or_lightest = cv2.erode if sign < 0 else cv2.dilate
     ink = sign * (_pool(crop, pool, darkest_or_lightest) - paper.surface(y0, y1, x0, x1, pool))
     # Below `low` is paper grain: 3 noise sigmas, but never more than half the ink level.
     low = min(max(3 * _pixel_noise(crop), 0.15 * level), 0.5 * level)

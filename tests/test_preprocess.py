@@ -183,6 +183,24 @@ def test_dilate_and_erode_are_a_square_maximum_and_minimum(size):
     np.testing.assert_array_equal(grown, _dilate(mask.astype(np.float32), size) > 0)
 
 
+@pytest.mark.parametrize("shape, factor", [((24, 36), 4), ((23, 31), 3), ((5, 7), 8), ((9, 9), 1)])
+def test_shrink_and_pool_combine_whole_blocks_edge_repeated(shape, factor):
+    """Block means (INTER_AREA), maxima and minima; a partial edge block has its last row/column repeated."""
+    import cv2
+
+    from digitcli.preprocess import _pool, _shrink
+
+    values = np.random.default_rng(factor).random(shape).astype(np.float32) - 0.5
+    h, w = shape
+    padded = np.pad(values, ((0, -h % factor), (0, -w % factor)), mode="edge")
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    np.testing.assert_allclose(_shrink(values, factor), blocks.mean(axis=(1, 3)), atol=1e-6)
+    np.testing.assert_array_equal(_pool(values, factor, cv2.dilate), blocks.max(axis=(1, 3)))
+    np.testing.assert_array_equal(_pool(values, factor, cv2.erode), blocks.min(axis=(1, 3)))
+    mask = values > 0.3
+    np.testing.assert_array_equal(_pool(mask, factor, cv2.dilate), blocks.max(axis=(1, 3)) > 0.3)
+
+
 def test_grow_rows_reaches_up_and_down_only():
     from digitcli.preprocess import _grow_rows
 
