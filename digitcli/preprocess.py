@@ -228,11 +228,8 @@ def _morph(operation: Callable, values: np.ndarray, size: int, anchor: tuple[int
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Return (top, bottom, left, right), end-exclusive, of the True pixels, or None if there are none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask, dtype=bool).view(np.uint8))
+    return (y, y + h, x, x + w) if w else None
 
 
 def _centre_of_mass(values: np.ndarray) -> tuple[float, float]:

@@ -217,6 +217,18 @@ def test_resize_averages_areas_when_shrinking_and_stays_in_range_when_growing():
     assert grown.min() == 0 and grown.max() == 1
 
 
+def test_bbox_of_a_mask():
+    from digitcli.preprocess import _bbox
+
+    mask = np.zeros((9, 12), bool)
+    assert _bbox(mask) is None
+    mask[2, 3] = mask[6, 10] = True
+    assert _bbox(mask) == (2, 7, 3, 11)  # end-exclusive
+    narrow = np.zeros((9, 2), bool)  # two columns: still a picture to OpenCV, not a list of points
+    narrow[3:5, 1] = True
+    assert _bbox(narrow) == (3, 5, 1, 2)
+
+
 def test_grow_rows_reaches_up_and_down_only():
     from digitcli.preprocess import _grow_rows
 
