@@ -35,8 +35,9 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    fine pen, thin a bold font or marker;
 7. scale the longer side to 20 px with area averaging and place it by centre of mass.
 
-Everything is vectorised NumPy plus Pillow resizing (no SciPy/OpenCV): a 1200×900 photo takes
-about 10 ms here (plus ~3 ms to decode the JPEG to grey); a 28×28 MNIST picture about 5 µs when
+The image primitives (components, morphology, hole filling, Otsu, pooling, resizing) are
+OpenCV's, the rest vectorised NumPy; Pillow only decodes (and keeps a median filter: OpenCV's
+takes wide windows on 8-bit pictures only).  A 28×28 MNIST picture costs about 5 µs when
 load_digits tests a batch of them at once.
 """
 

@@ -16,7 +16,7 @@ ink is covered with paper before looking again.  The row is then cut into digits
 4. every digit goes through the single-digit pipeline's last steps (preprocess.digit_input:
    cut out, stroke width, 20 px box, centre of mass).
 
-NumPy and Pillow only, like preprocess.
+NumPy and OpenCV, like preprocess.
 """
 
 from __future__ import annotations
