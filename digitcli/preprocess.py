@@ -172,8 +172,9 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 def _resize(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a float picture to (width, height): area averaging when shrinking, Lanczos when growing."""
     shrinking = size[0] <= values.shape[1] and size[1] <= values.shape[0]
-    method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
-    return np.clip(cv2.resize(np.ascontiguousarray(values, dtype=np.float32), size, interpolation=method), 0, 1)
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.LANCZOS
+    img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32))
+    return np.clip(np.asarray(img.resize(size, method)), 0, 1)
 
 
 def _pool(values: np.ndarray, factor: int, operation: Callable) -> np.ndarray:
@@ -1099,7 +1100,7 @@ def _local_correction(residual: np.ndarray) -> np.ndarray:
     tiny = np.ascontiguousarray(_shrink(residual, k), dtype=np.float32)
     size = max(3, (max(tiny.shape) // LOCAL_FRACTION) | 1)
     median = Image.fromarray(tiny).filter(ImageFilter.MedianFilter(size))
-    return cv2.resize(np.asarray(median), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(median.resize((w, h), Image.Resampling.BILINEAR))
 
 
 
@@ -1173,10 +1174,8 @@ def _fit_box(detail: np.ndarray) -> np.ndarray:
 def _place(digit: np.ndarray) -> np.ndarray:
     """Put the digit in a 28×28 frame with its centre of mass on the centre pixel (14, 14), as MNIST does."""
     row, col = _centre_of_mass(digit)
-    # Rounded first: a symmetric digit's centre is on a half pixel, where float noise in the last
-    # bits (resizing's sums) must not decide which way it goes.
-    top = int(np.floor(round(SIZE / 2 - row + 0.5, 6)))
-    left = int(np.floor(round(SIZE / 2 - col + 0.5, 6)))
+    top = int(np.floor(SIZE / 2 - row + 0.5))
+    left = int(np.floor(SIZE / 2 - col + 0.5))
     frame = np.zeros((SIZE, SIZE), np.float32)
     h, w = digit.shape
     fy0, fx0 = max(top, 0), max(left, 0)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from digitcli.errors import NoDigitError
 from digitcli.images import open_gray
@@ -134,7 +135,7 @@ def _flattened(gray: np.ndarray) -> np.ndarray:
     small = _shrink(gray, k)
     size = max(3, (max(small.shape) // 8) | 1)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _square(size))
-    paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    paper = np.asarray(Image.fromarray(np.ascontiguousarray(paper, np.float32)).resize(gray.shape[::-1], Image.Resampling.BILINEAR))
     return np.clip(gray / np.maximum(paper, 1 / 255), 0, 1).astype(np.float32)
 
 

@@ -112,7 +112,7 @@ def test_sheet_of_paper_on_a_dark_desk(seven, seven_28):
     sheet = np.asarray(seven.resize((260, 260)), np.float32) / 255 * 0.9
     desk[170:430, 270:530] = sheet  # the sheet is 14 % of the picture
     x = to_mnist(desk + np.random.default_rng(0).normal(0, 0.02, desk.shape).astype(np.float32))
-    assert shifted_correlation(x, seven_28) > 0.85  # placing by rounded centre of mass
+    assert correlation(x, seven_28) > 0.85
 
 
 def test_hard_shadow_across_the_page(seven, seven_28):
@@ -199,22 +199,6 @@ def test_shrink_and_pool_combine_whole_blocks_edge_repeated(shape, factor):
     np.testing.assert_array_equal(_pool(values, factor, cv2.erode), blocks.min(axis=(1, 3)))
     mask = values > 0.3
     np.testing.assert_array_equal(_pool(mask, factor, cv2.dilate), blocks.max(axis=(1, 3)) > 0.3)
-
-
-def test_resize_averages_areas_when_shrinking_and_stays_in_range_when_growing():
-    from digitcli.preprocess import _resize
-
-    values = np.random.default_rng(6).random((40, 60)).astype(np.float32)
-    blocks = values.reshape(20, 2, 30, 2).mean(axis=(1, 3))
-    np.testing.assert_allclose(_resize(values, (30, 20)), blocks, atol=1e-6)
-    # 3 source pixels onto 2: each output is the exact area-weighted mean (1, ½ of the middle one).
-    row = np.array([[0.0, 0.3, 0.9]], np.float32)
-    np.testing.assert_allclose(_resize(row, (2, 1)), [[0.1, 0.7]], atol=1e-6)
-    np.testing.assert_allclose(_resize(np.full((5, 5), 0.6, np.float32), (20, 20)), 0.6, atol=1e-5)
-    step = np.zeros((6, 6), np.float32)
-    step[:, 3:] = 1  # Lanczos rings at a sharp edge: the result is clipped to the picture's range
-    grown = _resize(step, (24, 24))
-    assert grown.min() == 0 and grown.max() == 1
 
 
 def test_bbox_of_a_mask():
@@ -477,7 +461,7 @@ def test_paper_inside_a_bold_zero_on_a_small_sheet_is_not_the_digit():
     desk = Image.new("L", (800, 600), 50)
     desk.paste(sheet, (300, 200))
     photo = np.asarray(desk, np.float32) / 255 + np.random.default_rng(0).normal(0, 0.02, (600, 800)).astype(np.float32)
-    assert shifted_correlation(to_mnist(photo), to_mnist(np.asarray(sheet))) > 0.95
+    assert correlation(to_mnist(photo), to_mnist(np.asarray(sheet))) > 0.95
 
 
 def test_margin_line_fading_before_the_edges_is_not_the_digit(seven):
