@@ -35,9 +35,10 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    fine pen, thin a bold font or marker;
 7. scale the longer side to 20 px with area averaging and place it by centre of mass.
 
-The image primitives (components, morphology, hole filling, Otsu, pooling, resizing) are
-OpenCV's, the rest vectorised NumPy; Pillow only decodes (and keeps a median filter: OpenCV's
-takes wide windows on 8-bit pictures only).  A 28×28 MNIST picture costs about 5 µs when
+The image primitives (components, morphology, hole filling, Otsu, pooling) are OpenCV's, the
+rest vectorised NumPy. Pillow decodes, keeps a median filter (OpenCV's takes wide windows on 8-bit
+pictures only) and still does the final resizes: OpenCV's area and Lanczos-4 filters moved digits
+by a pixel and lost a picture on the tuning seeds (to be decided with the real yardsticks).  A 28×28 MNIST picture costs about 5 µs when
 load_digits tests a batch of them at once.
 """
 
