@@ -35,24 +35,29 @@ input prepared the same way, so the "auto" pipeline below turns a photo or scan 
    fine pen, thin a bold font or marker;
 7. scale the longer side to 20 px with area averaging and place it by centre of mass.
 
-Everything is vectorised NumPy plus Pillow resizing (no SciPy/OpenCV): a 1200×900 photo takes
-about 10 ms here (plus ~3 ms to decode the JPEG to grey); a 28×28 MNIST picture about 5 µs when
+The image primitives (components, morphology, hole filling, Otsu, pooling) are OpenCV's, the
+rest vectorised NumPy. Pillow decodes, keeps a median filter (OpenCV's takes wide windows on 8-bit
+pictures only) and still does the final resizes: OpenCV's area and Lanczos-4 filters moved digits
+by a pixel and lost a picture on the tuning seeds (to be decided with the real yardsticks).  A 28×28 MNIST picture costs about 5 µs when
 load_digits tests a batch of them at once.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
 from digitcli.errors import DigitcliError, InputError, NoDigitError, UsageError
 from digitcli.images import open_gray
+
+# predict's worker processes already use both cores: OpenCV's own thread pool would fight them.
+cv2.setNumThreads(1)
 
 MODES = ("auto", "none")
 SIZE = 28  # MNIST frame
@@ -173,42 +178,61 @@ def _resize(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(img.resize(size, method)), 0, 1)
 
 
-def _pool(values: np.ndarray, factor: int, combine: np.ufunc) -> np.ndarray:
-    """Combine factor×factor blocks with np.add, np.maximum or np.minimum (edge blocks padded by repetition).
-
-    Strided slices combined pairwise are several times faster than reshape(...).max(axis=(1, 3)).
-    """
+def _pool(values: np.ndarray, factor: int, operation: Callable) -> np.ndarray:
+    """The maximum (operation=cv2.dilate) or minimum (cv2.erode) of factor×factor blocks (see _whole_blocks)."""
     if factor == 1:
         return values
-    h, w = values.shape
-    if h % factor or w % factor:
-        values = np.pad(values, ((0, -h % factor), (0, -w % factor)), mode="edge")
-    rows = functools.reduce(combine, (values[i::factor] for i in range(factor)))
-    return functools.reduce(combine, (rows[:, j::factor] for j in range(factor)))
+    return _morph(operation, _whole_blocks(values, factor), factor, anchor=(0, 0))[::factor, ::factor]
 
 
 def _shrink(values: np.ndarray, factor: int) -> np.ndarray:
-    """Average factor×factor blocks."""
-    return _pool(values, factor, np.add) / np.float32(factor * factor) if factor > 1 else values
+    """Average factor×factor blocks (see _whole_blocks): INTER_AREA at a whole factor is the block mean."""
+    if factor == 1:
+        return values
+    values = _whole_blocks(values, factor)
+    size = (values.shape[1] // factor, values.shape[0] // factor)
+    return cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+
+
+def _whole_blocks(values: np.ndarray, factor: int) -> np.ndarray:
+    """The picture with its last row and column repeated up to a multiple of factor: the edge blocks are
+    whole, so block i of a shrunk copy stays pixels i·factor to (i+1)·factor of the picture."""
+    h, w = values.shape
+    if h % factor == 0 and w % factor == 0:
+        return values
+    if values.dtype == bool:
+        return _whole_blocks(values.view(np.uint8), factor).view(bool)
+    return cv2.copyMakeBorder(values, 0, -h % factor, 0, -w % factor, cv2.BORDER_REPLICATE)
+
+
+def _square(size: int, height: int | None = None) -> np.ndarray:
+    """A size×size (or size wide, height tall) rectangular structuring element."""
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (size, size if height is None else height))
 
 
 def _dilate(values: np.ndarray, size: int) -> np.ndarray:
-    """Grey dilation with a size×size square: running maxima of shifted slices (Pillow's MaxFilter is slow)."""
+    """Grey dilation (maximum) over size×size squares, centred; outside the picture does not count."""
+    return _morph(cv2.dilate, values, size)
+
+
+def _erode(values: np.ndarray, size: int) -> np.ndarray:
+    """Grey erosion (minimum) over size×size squares (see _dilate)."""
+    return _morph(cv2.erode, values, size)
+
+
+def _morph(operation: Callable, values: np.ndarray, size: int, anchor: tuple[int, int] = (-1, -1)) -> np.ndarray:
+    """cv2.dilate or cv2.erode with a square (centred unless `anchor`); boolean masks go through as bytes."""
     if size <= 1:
         return values
-    padded = np.pad(values, size // 2)
-    h, w = values.shape
-    rows = functools.reduce(np.maximum, (padded[i : i + h] for i in range(size)))
-    return functools.reduce(np.maximum, (rows[:, j : j + w] for j in range(size)))
+    if values.dtype == bool:
+        return operation(np.ascontiguousarray(values).view(np.uint8), _square(size), anchor=anchor).view(bool)
+    return operation(values, _square(size), anchor=anchor)
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Return (top, bottom, left, right), end-exclusive, of the True pixels, or None if there are none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask, dtype=bool).view(np.uint8))
+    return (y, y + h, x, x + w) if w else None
 
 
 def _centre_of_mass(values: np.ndarray) -> tuple[float, float]:
@@ -392,14 +416,29 @@ def _ink_level(ink: np.ndarray, noise: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Runs:
-    """Horizontal runs of True pixels in a mask, and the 8-connected component each belongs to."""
+class _Labels:
+    """The 8-connected components of a mask: a label image and each component's box and area."""
 
-    row: np.ndarray
-    start: np.ndarray
-    stop: np.ndarray  # exclusive
-    component: np.ndarray  # 0..count-1
+    image: np.ndarray  # int32: 0 off the mask, i + 1 on component i
     count: int
+    top: np.ndarray
+    bottom: np.ndarray  # exclusive
+    left: np.ndarray
+    right: np.ndarray  # exclusive
+    area: np.ndarray
+
+
+def _label(mask: np.ndarray) -> _Labels:
+    """Label the mask's 8-connected components, numbered in the order a raster scan meets them.
+
+    That order (SAUF's, pixel by pixel; the block-based default numbers by pairs of rows) keeps
+    ties between equally good components going to the topmost, then leftmost, as they always have.
+    """
+    count, image, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        np.ascontiguousarray(mask, dtype=bool).view(np.uint8), 8, cv2.CV_32S, cv2.CCL_SAUF
+    )
+    left, top, width, height, area = stats[1:, :5].astype(np.int64).T  # row 0 is the background
+    return _Labels(image, count - 1, top, top + height, left, left + width, area)
 
 
 def row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -411,48 +450,16 @@ def row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row, start, np.nonzero(edges == -1)[1]
 
 
-def _label_runs(mask: np.ndarray) -> _Runs:
-    """Label 8-connected components by joining runs that overlap in neighbouring rows (vectorised union-find)."""
-    h, w = mask.shape
-    row, start, stop = row_runs(mask)
-    n = row.size
-
-    # Run a (row r) touches run b (row r+1) when b.start <= a.stop and b.stop >= a.start (diagonals
-    # count). Keys row*(w+2)+col are sorted, so the partners of each run form one contiguous range.
-    key = (row + 1) * (w + 2)
-    first = np.searchsorted(row * (w + 2) + stop, key + start, side="left")
-    last = np.searchsorted(row * (w + 2) + start, key + stop, side="right")
-    counts = np.clip(last - first, 0, None)
-    a = np.repeat(np.arange(n), counts)
-    b = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-
-    # Hook the larger root under the smaller one and compress paths until every pair agrees.
-    parent = np.arange(n)
-    while True:
-        pa, pb = parent[a], parent[b]
-        if np.array_equal(pa, pb):
-            break
-        np.minimum.at(parent, np.maximum(pa, pb), np.minimum(pa, pb))
-        while not np.array_equal(parent, parent[parent]):
-            parent = parent[parent]
-    roots, component = np.unique(parent, return_inverse=True)
-    return _Runs(row, start, stop, component, roots.size)
-
-
-def _paint(runs: _Runs, keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Draw the runs of the kept components back into a boolean mask."""
-    chosen = keep[runs.component]
-    delta = np.zeros((shape[0], shape[1] + 1), np.int8)
-    delta[runs.row[chosen], runs.start[chosen]] = 1
-    delta[runs.row[chosen], runs.stop[chosen]] = -1  # never a start: runs are separated by gaps
-    return np.cumsum(delta, axis=1)[:, :-1] > 0
+def _paint(labels: _Labels, keep: np.ndarray) -> np.ndarray:
+    """The mask of the kept components."""
+    return np.concatenate(([False], keep))[labels.image]
 
 
 @dataclass(frozen=True)
 class Components:
     """The connected components of a thresholded ink mask, measured, and the one that is most digit-like."""
 
-    runs: _Runs
+    labels: _Labels
     area: np.ndarray
     top: np.ndarray
     bottom: np.ndarray
@@ -479,15 +486,15 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     Components with a pixel in `ruled_out` are clutter too.
     """
     h, w = mask.shape
-    runs = _label_runs(mask)
-    n = runs.count
+    labels = _label(mask)
+    n = labels.count
     if n == 0:
         raise NoDigitError(NO_DIGIT)
-    length = runs.stop - runs.start
-    area = np.bincount(runs.component, weights=length, minlength=n)
-    top, bottom, left, right = _component_boxes(runs)
-    on_edge = np.where((runs.row == 0) | (runs.row == h - 1), length, (runs.start == 0) + (runs.stop == w))
-    contact = np.bincount(runs.component, weights=on_edge, minlength=n)
+    area, top, bottom, left, right = labels.area, labels.top, labels.bottom, labels.left, labels.right
+    image = labels.image
+    edge = [image[0], image[-1]] if h > 1 else [image[0]]
+    edge = np.concatenate(edge + [image[1:-1, 0], image[1:-1, -1]])
+    contact = np.bincount(edge, minlength=n + 1)[1:]  # pixels on the picture's edge
     height, width = bottom - top, right - left
     long_side = np.maximum(height, width)
     fill = area / (height * width)
@@ -499,15 +506,15 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     # So is a slanted one (the edge of a sheet or desk, a shadow's rim), which the box test misses,
     # and a band crossing from one side to the opposite one (a strip of desk beside a sheet): a
     # digit that crosses the picture is a tight crop, where it is all there is (see below).
-    thinness = _thinness(runs, area)
+    thinness = _thinness(labels)
     crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
     line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
     # A ruled or margin line that fades out before the picture's edge (vignetting, uneven light) is
     # still far straighter and thinner for its length than a digit's stroke, even a 1's.
     line |= (long_side >= 0.3 * max(h, w)) & (thinness <= THIN_LINE)
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
-    if ruled_out is not None:  # a run lies inside one component of ruled_out's mask: its start tells
-        clutter |= np.bincount(runs.component, weights=ruled_out[runs.row, runs.start], minlength=n) > 0
+    if ruled_out is not None:
+        clutter |= np.bincount(image[ruled_out], minlength=n + 1)[1:] > 0
     big_enough = (long_side >= max(3, 0.02 * max(h, w))) & (area >= 4)
     # A filled, roundish blob is a speck or a blot, not a digit (a bold 1 is a filled bar, but a tall one).
     blob = (fill >= 0.6) & (height < 2 * width) & (width < 2 * height)
@@ -526,23 +533,20 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
         clutter[main] = True
         score[main] = 0
         main = int(np.argmax(score))
-    return Components(runs, area, top, bottom, left, right, touches, line, clutter, score, main)
+    return Components(labels, area, top, bottom, left, right, touches, line, clutter, score, main)
 
 
-def _thinness(runs: _Runs, area: np.ndarray) -> np.ndarray:
+def _thinness(labels: _Labels) -> np.ndarray:
     """Each component's width across its main axis over its length along it (from second moments).
 
     About thickness / length for a straight band whatever its slant; far more for a digit, whose
     strokes turn (a 1 is a line, but one that rarely spans the picture).
     """
-    n = runs.count
-    first, last = runs.start.astype(np.float64), runs.stop.astype(np.float64) - 1
-    length, row = last - first + 1, runs.row.astype(np.float64)
-    # Sums of x, x², y, y², xy over each run's pixels, in closed form.
-    sx = length * (first + last) / 2
-    sxx = (last * (last + 1) * (2 * last + 1) - (first - 1) * first * (2 * first - 1)) / 6
-    terms = (sx, sxx, length * row, length * row**2, row * sx)
-    sums = [np.bincount(runs.component, weights=v, minlength=n) for v in terms]
+    rows, cols = np.nonzero(labels.image)
+    which = labels.image[rows, cols]
+    x, y = cols.astype(np.float64), rows.astype(np.float64)
+    sums = [np.bincount(which, weights=v, minlength=labels.count + 1)[1:] for v in (x, x * x, y, y * y, x * y)]
+    area = labels.area
     mx, my = sums[0] / area, sums[2] / area
     vxx, vyy, vxy = sums[1] / area - mx**2, sums[3] / area - my**2, sums[4] / area - mx * my
     # Eigenvalues of the covariance: the spreads along the main axis and across it.
@@ -559,7 +563,7 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
     """
     c = _components_without_lines(mask)
     top, bottom, left, right, area, clutter, touches = c.top, c.bottom, c.left, c.right, c.area, c.clutter, c.touches
-    keep = np.zeros(c.runs.count, bool)
+    keep = np.zeros(c.labels.count, bool)
     keep[c.main] = True
     for _ in range(4):  # grow the group a few times: each new piece widens the search box
         t, b, l, r = top[keep].min(), bottom[keep].max(), left[keep].min(), right[keep].max()
@@ -572,7 +576,7 @@ def _digit_mask(mask: np.ndarray) -> np.ndarray:
         if np.array_equal(joined, keep):
             break
         keep = joined
-    return _paint(c.runs, keep, mask.shape)
+    return _paint(c.labels, keep)
 
 
 def _components_without_lines(mask: np.ndarray) -> Components:
@@ -586,7 +590,7 @@ def _components_without_lines(mask: np.ndarray) -> Components:
     if np.array_equal(cleaned, mask):
         return components(mask)
     whole = components(mask)
-    return components(cleaned, ruled_out=_paint(whole.runs, whole.clutter & ~whole.line, mask.shape))
+    return components(cleaned, ruled_out=_paint(whole.labels, whole.clutter & ~whole.line))
 
 
 def without_lines(mask: np.ndarray) -> np.ndarray:
@@ -643,25 +647,7 @@ def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
 
 def _grow_rows(mask: np.ndarray, reach: int) -> np.ndarray:
     """The mask grown up and down by `reach` rows."""
-    grown = mask.copy()
-    for d in range(1, reach + 1):
-        grown[d:] |= mask[:-d]
-        grown[:-d] |= mask[d:]
-    return grown
-
-
-def _component_boxes(runs: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return each component's bounding box as (top, bottom, left, right) arrays, end-exclusive."""
-    n = runs.count
-    top = np.full(n, np.iinfo(np.int64).max)
-    left = np.full(n, np.iinfo(np.int64).max)
-    bottom = np.zeros(n, np.int64)
-    right = np.zeros(n, np.int64)
-    np.minimum.at(top, runs.component, runs.row)
-    np.maximum.at(bottom, runs.component, runs.row + 1)
-    np.minimum.at(left, runs.component, runs.start)
-    np.maximum.at(right, runs.component, runs.stop)
-    return top, bottom, left, right
+    return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), _square(1, 2 * reach + 1)).view(bool)
 
 
 # --- the auto pipeline ---------------------------------------------------------------------------
@@ -797,7 +783,7 @@ def _find_ink(
     residual = _residual(small, paper, factor)
     for smoothing in (1, 3):
         if smoothing > 1:
-            residual = _box_mean(residual, smoothing)
+            residual = cv2.blur(residual, (smoothing, smoothing), borderType=cv2.BORDER_REPLICATE)
         noise = _pixel_noise(residual, gap=smoothing)
         sign = _ink_sign(residual, noise)
         ink = sign * residual
@@ -824,9 +810,8 @@ def _edge_band(keep: np.ndarray) -> bool:
     """True if what was kept runs off the picture and is a straight band (a desk's or shadow's edge, or a 1)."""
     if not _touches_edge(keep):
         return False
-    runs = _label_runs(keep)
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    return runs.count == 1 and bool(_thinness(runs, area)[0] <= 0.15)
+    labels = _label(keep)
+    return labels.count == 1 and bool(_thinness(labels)[0] <= 0.15)
 
 
 def _fainter_ink(
@@ -860,9 +845,8 @@ def _is_crumb(keep: np.ndarray) -> bool:
 
 def _crumbs(mask: np.ndarray) -> np.ndarray:
     """The mask's components that are tiny beside the picture (see _is_crumb)."""
-    runs = _label_runs(mask)
-    top, bottom, left, right = _component_boxes(runs)
-    return _paint(runs, np.maximum(bottom - top, right - left) < CRUMB * max(mask.shape), mask.shape)
+    c = _label(mask)
+    return _paint(c, np.maximum(c.bottom - c.top, c.right - c.left) < CRUMB * max(mask.shape))
 
 
 def _second_look(
@@ -910,14 +894,6 @@ def _residual(small: np.ndarray, paper: _Paper, factor: int) -> np.ndarray:
     """The small copy minus the paper surface: ink and anything else the paper model does not explain."""
     h, w = paper.shape
     return small - paper.surface(0, h, 0, w, factor)[: small.shape[0], : small.shape[1]]
-
-
-def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
-    """Mean over size×size neighbourhoods (edges repeated)."""
-    padded = np.pad(values, size // 2, mode="edge")
-    h, w = values.shape
-    rows = functools.reduce(np.add, (padded[i : i + h] for i in range(size)))
-    return functools.reduce(np.add, (rows[:, j : j + w] for j in range(size))) / np.float32(size * size)
 
 
 def _looks_like_area(keep: np.ndarray) -> bool:
@@ -983,11 +959,11 @@ def _sheet_on_desk(small: np.ndarray) -> np.ndarray | None:
     k = max(1, max(small.shape) // 128)
     coarse = _shrink(small, k)
     light = coarse > _otsu(coarse)
-    runs = _label_runs(light)
-    if runs.count == 0:
+    labels = _label(light)
+    if labels.count == 0:
         return None
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    sheet = _fill_holes(_paint(runs, np.arange(runs.count) == np.argmax(area), coarse.shape))
+    area = labels.area
+    sheet = _fill_holes(_paint(labels, np.arange(labels.count) == np.argmax(area)))
     top, bottom, left, right = _bbox(sheet)
     if (not SHEET_AREA[0] <= np.count_nonzero(sheet) / sheet.size <= SHEET_AREA[1]
             or area.max() < 0.85 * np.count_nonzero(sheet)  # mostly holes: the loop of a light 0
@@ -1019,16 +995,14 @@ def _reaches_edge(found: Found, sheet: np.ndarray, factor: int, offset: tuple[in
 
 
 def _otsu(values: np.ndarray, bins: int = 64) -> float:
-    """Otsu's threshold for values in [0, 1]: the one that best separates a dark and a light class."""
-    counts = np.bincount(np.clip(values * bins, 0, bins - 1).astype(np.intp).ravel(), minlength=bins)
-    centres = (np.arange(bins) + 0.5) / bins
-    weight = np.cumsum(counts)[:-1].astype(np.float64)  # pixels at or below each bin
-    mass = np.cumsum(counts * centres)[:-1]
-    total, total_mass = float(counts.sum()), float(counts @ centres)
-    dark_mean = mass / np.maximum(weight, 1)
-    light_mean = (total_mass - mass) / np.maximum(total - weight, 1)
-    between = weight * (total - weight) * (dark_mean - light_mean) ** 2
-    return float(np.argmax(between) + 1) / bins
+    """Otsu's threshold for values in [0, 1]: the one that best separates a dark and a light class.
+
+    OpenCV's, on the values in `bins` levels: 64 smooth the histogram of a small coarse copy (with
+    all 256, one paper-on-desk picture in 2,000 lost its sheet).
+    """
+    levels = np.clip(values * bins, 0, bins - 1).astype(np.uint8)
+    level, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return (level + 1) / bins  # the levels above `level` are light
 
 
 def _is_sheet(patch: np.ndarray) -> bool:
@@ -1053,11 +1027,10 @@ def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
     of a bold dark digit is a light patch of its own in a hole of the sheet: the sheet is the patch
     to look inside."""
     residual = _residual(small, found.paper, factor)
-    runs = _label_runs(found.sign * residual > found.level / 2)
-    if runs.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
+    labels = _label(found.sign * residual > found.level / 2)
+    if labels.count == 0:  # found on 3×3 averages (faint ink in a grainy photo): no sheet in sight
         return found.keep
-    area = np.bincount(runs.component, weights=runs.stop - runs.start, minlength=runs.count)
-    biggest = _paint(runs, np.arange(runs.count) == np.argmax(area), residual.shape)
+    biggest = _paint(labels, np.arange(labels.count) == np.argmax(labels.area))
     if (found.keep & biggest).any() or (found.keep & ~_fill_holes(biggest)).any():
         return found.keep
     return biggest | found.keep
@@ -1065,12 +1038,13 @@ def _sheet_around(found: _Ink, small: np.ndarray, factor: int) -> np.ndarray:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Return the mask with every enclosed gap filled (gaps not connected to the mask's outer edge)."""
-    gaps = _label_runs(~mask)
+    # Flood the gaps from a frame of gap around the mask (8-connected, as components are): what
+    # the flood does not reach is enclosed.
     h, w = mask.shape
-    touching = (gaps.row == 0) | (gaps.row == h - 1) | (gaps.start == 0) | (gaps.stop == w)
-    outer = np.zeros(gaps.count, bool)
-    outer[gaps.component[touching]] = True
-    return ~_paint(gaps, outer, mask.shape)
+    gaps = np.ones((h + 2, w + 2), np.uint8)
+    gaps[1:-1, 1:-1] = ~mask
+    cv2.floodFill(gaps, None, (0, 0), 0, flags=8)
+    return mask | gaps[1:-1, 1:-1].view(bool)
 
 
 def _not_dark_strokes(found: _Ink) -> bool:
@@ -1097,9 +1071,9 @@ def _stroke_share(found: _Ink, residual: np.ndarray, window: int = STROKE_WINDOW
     # averaging moves a thin stroke's weight to its neighbours, but keeps it in its block.
     k = max(1, max(residual.shape) // 128)
     ink = _shrink(found.sign * residual, k)
-    blocks = _pool(found.keep, k, np.maximum)
+    blocks = _pool(found.keep, k, cv2.dilate)
     size = max(3, (max(ink.shape) // window) | 1)
-    thin = ink - _max_filter(_min_filter(ink, size), size)
+    thin = ink - cv2.morphologyEx(ink, cv2.MORPH_OPEN, _square(size))
     return float(thin[blocks].sum()) / max(float(ink[blocks].sum()), 1e-6)
 
 
@@ -1117,35 +1091,7 @@ def _stroke_background(residual: np.ndarray) -> np.ndarray:
     first look does not find an area, and an opening would take the paper between thick dark
     strokes for light ink.
     """
-    size = _stroke_window(residual)
-    return _min_filter(_max_filter(residual, size), size)
-
-
-def _max_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over size×size squares (edges padded): running maxima down the columns, then along the rows."""
-    return _running_max(_running_max(values, size).T, size).T
-
-
-def _min_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Minimum over size×size squares (see _max_filter)."""
-    return -_max_filter(-values, size)
-
-
-def _running_max(values: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over a centred window of `size` rows (edges repeated), in log2(size) steps.
-
-    Each step takes the maximum of the running result and a copy shifted by the span it already
-    covers, doubling the span; one last shifted maximum completes the window.  Whole-array
-    maxima are several times faster than a per-block accumulation (van Herk / Gil-Werman).
-    """
-    h = values.shape[0]
-    r = size // 2
-    spans = np.pad(values, ((r, size - 1 - r), (0, 0)), mode="edge")
-    span = 1
-    while 2 * span <= size:
-        spans = np.maximum(spans[:-span], spans[span:])
-        span *= 2
-    return np.maximum(spans[:h], spans[size - span : size - span + h])
+    return cv2.morphologyEx(residual, cv2.MORPH_CLOSE, _square(_stroke_window(residual)))
 
 
 def _local_correction(residual: np.ndarray) -> np.ndarray:
@@ -1169,13 +1115,13 @@ def _cut_out(gray: np.ndarray, found: _Ink, factor: int) -> np.ndarray:
     l, r = max(left - grow, 0), min(right + grow, keep.shape[1])
     region = _dilate(keep[t:b, l:r].astype(np.uint8), 2 * grow + 1)
 
-    # Pool first (cheap strided maxima of the ink side), so the rest works on ~80-159 px: a thin
+    # Pool first (block maxima of the ink side), so the rest works on ~80-159 px: a thin
     # pen line stays at full strength, where averaging would fade it below the threshold.
     pool = max(1, max(bottom - top, right - left) * factor // DETAIL_SIZE)
     y0, y1 = t * factor, min(b * factor, gray.shape[0])
     x0, x1 = l * factor, min(r * factor, gray.shape[1])
     crop = gray[y0:y1, x0:x1]
-    darkest_or_lightest = np.minimum if sign < 0 else np.maximum
+    darkest_or_lightest = cv2.erode if sign < 0 else cv2.dilate
     ink = sign * (_pool(crop, pool, darkest_or_lightest) - paper.surface(y0, y1, x0, x1, pool))
     # Below `low` is paper grain: 3 noise sigmas, but never more than half the ink level.
     low = min(max(3 * _pixel_noise(crop), 0.15 * level), 0.5 * level)
@@ -1206,8 +1152,7 @@ def _match_strokes(detail: np.ndarray) -> np.ndarray:
         return _dilate(detail, 2 * int(round(extra / 2)) + 1)
     if width * BOX / long_side > STROKE_MAX:
         excess = width - STROKE_MAX * long_side / BOX  # px of width to take away
-        size = 2 * int(round(excess / 2)) + 1
-        return _min_filter(detail, size) if size > 1 else detail
+        return _erode(detail, 2 * int(round(excess / 2)) + 1)
     return detail
 
 

@@ -16,7 +16,7 @@ ink is covered with paper before looking again.  The row is then cut into digits
 4. every digit goes through the single-digit pipeline's last steps (preprocess.digit_input:
    cut out, stroke width, 20 px box, centre of mass).
 
-NumPy and Pillow only, like preprocess.
+NumPy and OpenCV, like preprocess.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -33,12 +34,10 @@ from digitcli.images import open_gray
 from digitcli.preprocess import (
     Found,
     _as_unit_float,
-    _component_boxes,
     _dilate,
-    _label_runs,
-    _max_filter,
-    _min_filter,
+    _label,
     _paint,
+    _square,
     _shrink,
     components,
     digit_input,
@@ -135,7 +134,7 @@ def _flattened(gray: np.ndarray) -> np.ndarray:
     k = max(1, max(gray.shape) // 256)
     small = _shrink(gray, k)
     size = max(3, (max(small.shape) // 8) | 1)
-    paper = _min_filter(_max_filter(small, size), size)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _square(size))
     paper = np.asarray(Image.fromarray(np.ascontiguousarray(paper, np.float32)).resize(gray.shape[::-1], Image.Resampling.BILINEAR))
     return np.clip(gray / np.maximum(paper, 1 / 255), 0, 1).astype(np.float32)
 
@@ -149,13 +148,13 @@ def _edge_clutter(found: Found) -> np.ndarray | None:
     """A full-size mask over kept components that run along the picture's edge for a third of it, or None."""
     keep = found.ink.keep
     h, w = keep.shape
-    runs = _label_runs(keep)
-    top, bottom, left, right = _component_boxes(runs)
+    c = _label(keep)
+    top, bottom, left, right = c.top, c.bottom, c.left, c.right
     on_edge = (top == 0) | (bottom == h) | (left == 0) | (right == w)
     big = on_edge & ((right - left >= EDGE_CLUTTER * w) | (bottom - top >= EDGE_CLUTTER * h))
     if not big.any():
         return None
-    small = _dilate(_paint(runs, big, keep.shape).astype(np.uint8), 5) > 0
+    small = _dilate(_paint(c, big), 5)
     f = found.factor
     full = np.repeat(np.repeat(small, f, axis=0), f, axis=1)
     return full[: found.gray.shape[0], : found.gray.shape[1]]
@@ -178,7 +177,7 @@ def _row_mask(mask: np.ndarray) -> np.ndarray:
     main = c.main
     digit = (c.score > 0) & (height >= DIGIT_HEIGHT * height[main]) & (height <= height[main] / DIGIT_HEIGHT)
     digit &= ~c.touches | c.touches[main]
-    row = np.zeros(c.runs.count, bool)
+    row = np.zeros(c.labels.count, bool)
     row[main] = True
     frontier = [main]
     while frontier:
@@ -191,11 +190,11 @@ def _row_mask(mask: np.ndarray) -> np.ndarray:
     # Broken pieces: smaller components over or under a digit (a bar, a stroke's end, a dot-free part).
     tall = height[row].max()
     typical = float(np.median(area[row]))
-    pieces = np.zeros(c.runs.count, bool)
+    pieces = np.zeros(c.labels.count, bool)
     for i in np.flatnonzero(row):
         pieces |= (right > left[i]) & (left < right[i]) & (bottom > top[i] - 0.25 * tall) & (top < bottom[i] + 0.25 * tall)
     pieces &= ~c.clutter & ~row & (area >= PIECE_AREA * typical) & (height <= 1.5 * tall)
-    return _paint(c.runs, row | pieces, mask.shape)
+    return _paint(c.labels, row | pieces)
 
 
 # --- cutting the row into digits ---------------------------------------------------------------
@@ -211,14 +210,14 @@ def _split(found: Found, split_touching: bool) -> Segmentation:
     shear = _slant(rows, cols, centre)
     x = cols - shear * (rows - centre)  # column with the slant taken out
 
-    runs = _label_runs(keep)
-    component = _pixel_components(runs, keep.shape)[rows, cols]
-    n = runs.count
+    labels = _label(keep)
+    component = labels.image[rows, cols] - 1
+    n = labels.count
     lo = np.full(n, np.inf)
     hi = np.full(n, -np.inf)
     np.minimum.at(lo, component, x)
     np.maximum.at(hi, component, x + 1)
-    top, bottom, _, _ = _component_boxes(runs)
+    top, bottom = labels.top, labels.bottom
     groups = _merge_overlapping(lo, hi, top, bottom)
 
     digits: list[np.ndarray] = []  # one boolean selection of the ink pixels per digit
@@ -259,16 +258,6 @@ def _slant(rows: np.ndarray, cols: np.ndarray, centre: float) -> float:
         if empty > best_empty or (empty == best_empty and abs(shear) < abs(best)):
             best, best_empty = float(shear), empty
     return best
-
-
-def _pixel_components(runs, shape: tuple[int, int]) -> np.ndarray:
-    """A label image: each pixel's component number (or -1 off the ink)."""
-    labels = np.full(shape, -1, np.int64)
-    lengths = runs.stop - runs.start
-    first = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each pixel's run's first pixel index
-    cols = np.repeat(runs.start, lengths) + np.arange(lengths.sum()) - first
-    labels[np.repeat(runs.row, lengths), cols] = np.repeat(runs.component, lengths)
-    return labels
 
 
 def _merge_overlapping(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> list[list[int]]:

@@ -22,10 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitcli import synth
-from digitcli.preprocess import (  # fast grey dilation and erosion
-    _max_filter,
-    _min_filter,
-)
+from digitcli.preprocess import _dilate, _erode  # fast grey dilation and erosion
 from digitcli.synth import Rng
 
 LENGTHS = tuple(range(2, 9))
@@ -117,7 +114,7 @@ def _with_pen(mask: Image.Image, pen: float) -> Image.Image:
     if size == 1:
         return mask
     values = np.pad(values, size)
-    values = _max_filter(values, size) if pen > width else _min_filter(values, size)
+    values = _dilate(values, size) if pen > width else _erode(values, size)
     image = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
     return image.crop(image.getbbox()) if image.getbbox() else mask
 

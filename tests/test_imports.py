@@ -1,4 +1,4 @@
-"""`predict`, `evaluate`, `inspect` and `--help` never import TensorFlow or Keras; records, no Rich."""
+"""`predict`, `evaluate`, `inspect` and `--help` never import TensorFlow or Keras; records, no Rich; `--help`, no OpenCV."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from digitcli.cli import app
 result = CliRunner().invoke(app, sys.argv[1:])
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))
 rich = any(m.split('.')[0] == 'rich' for m in sys.modules)
-print(json.dumps({"exit": result.exit_code, "heavy": heavy, "rich": rich,
+cv2 = 'cv2' in sys.modules
+print(json.dumps({"exit": result.exit_code, "heavy": heavy, "rich": rich, "cv2": cv2,
                   "output": result.output[-500:]}))
 """
 
@@ -45,6 +46,8 @@ def test_command_does_not_import_tensorflow(command, tmp_path, tiny_model):
     result = run_in_fresh_process(*args)
     assert result["exit"] == 0, result["output"]
     assert result["heavy"] == []
+    if command in ("help", "predict"):  # OpenCV is for pictures: --help must not pay its import
+        assert result["cv2"] == (command == "predict")
 
 
 @pytest.mark.parametrize("output_format", ["jsonl", "csv", "json", "table"])
