@@ -6,6 +6,7 @@ commands that train or export.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -69,6 +70,9 @@ class _Group(TyperGroup):
             except BrokenPipeError:
                 raise
             except Exception as exc:
+                if _unwrapped_stdout_full(exc):  # help text, printed by Typer itself
+                    _fail(f"cannot write standard output: {exc.strerror}; free some space and "
+                          "run again", ExitCode.OUTPUT)
                 if _debug:
                     traceback.print_exc()
                 _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
@@ -85,6 +89,13 @@ class _Group(TyperGroup):
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         sys.exit(code or ExitCode.OK)
+
+
+def _unwrapped_stdout_full(exc: Exception) -> bool:
+    """A full disk met by a write that digitcli did not make itself: Typer's help on stdout (every
+    file digitcli writes is wrapped in files.writing and names itself)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and \
+        exc.filename is None
 
 
 class _SigTerm(KeyboardInterrupt):

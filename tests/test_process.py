@@ -166,7 +166,8 @@ def test_a_reader_that_stops_after_one_line_ends_predict_quietly(many, tiny_mode
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-@pytest.mark.parametrize("name", ["predict --format json", "evaluate --format json", "evaluate"])
+@pytest.mark.parametrize("name", ["predict --format json", "evaluate --format json", "evaluate",
+                                  "--help", "train --help", "inspect"])
 def test_a_full_disk_on_stdout_is_an_output_error(case, name):
     with open("/dev/full", "w") as full:
         process = start(*case[name], stdout=full)
