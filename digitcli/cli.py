@@ -70,6 +70,9 @@ class _Group(TyperGroup):
             except BrokenPipeError:
                 raise
             except Exception as exc:
+                stop = _interrupt_behind(exc)
+                if stop is not None:  # Ctrl-C that a library wrapped (e.g. while importing)
+                    _fail(str(_stopped(stop)), _stopped(stop).exit_code)
                 if _unwrapped_stdout_full(exc):  # help text, printed by Typer itself
                     _fail(f"cannot write standard output: {exc.strerror}; free some space and "
                           "run again", ExitCode.OUTPUT)
@@ -117,6 +120,18 @@ def _catch_sigterm():
 
 def _stopped(exc: KeyboardInterrupt) -> Interrupted:
     return Terminated("terminated (SIGTERM)") if isinstance(exc, _SigTerm) else Interrupted("interrupted")
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that caused `exc`, if one did (Python wraps an interrupt raised in
+    some places, class creation among them, in a RuntimeError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _set_debug(ctx, param, value: bool) -> None:

@@ -56,10 +56,12 @@ def open_regular(path: Path | str, error: type[DigitcliError]) -> BinaryIO:
             raise error(f"{path}: is {kind(mode)}, not a regular file")
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    # Outside the try: once the file object owns the descriptor, a Ctrl-C landing here must not
+    # close it a second time (by then the number may belong to another file).
+    return os.fdopen(fd, "rb")
 
 
 def read_regular(path: Path | str, error: type[DigitcliError], limit: int, what: str = "file") -> bytes:

@@ -557,3 +557,17 @@ def test_an_exported_keras_file_predicts_exactly_like_its_npz(tmp_path, images):
     assert "warning" not in outputs[1].stderr  # nothing missing, nothing to warn about
     assert records(outputs[0].stdout) == records(outputs[1].stdout)
     assert records(outputs[1].stdout)[0]["status"] == "unsure"  # the policy came along
+
+
+def test_an_interrupt_wrapped_by_a_library_is_still_an_interrupt():
+    """Ctrl-C during an import can reach us as a RuntimeError (class creation wraps it)."""
+    from digitcli.cli import _interrupt_behind
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as inner:
+            raise RuntimeError("Error calling __set_name__") from inner
+    except RuntimeError as wrapped:
+        assert isinstance(_interrupt_behind(wrapped), KeyboardInterrupt)
+    assert _interrupt_behind(ValueError("plain")) is None
