@@ -1548,7 +1548,7 @@ def main() -> int:
     if args.out:
         command = "python bench/faults.py" + (f" --seed {args.seed}" if args.seed else "") + \
             (" --quick" if args.quick else "") + "".join(f" --only {o}" for o in args.only or [])
-        text = [f"# Fault campaign\n", f"`{command}` on digitcli {git_head()}, "
+        text = ["# Fault campaign\n", f"`{command}` on digitcli {git_head()}, "
                 f"{time.strftime('%Y-%m-%d %H:%M')}, {minutes:.1f} min, {os.cpu_count()} cores.\n",
                 summary, "", f"## Failed ({len(failures)})", ""]
         text += [f"- `{r.category}/{r.name}`: {r.outcome.reason}" + (" **lost**" if r.outcome.lost else "")
