@@ -735,4 +735,16 @@ def _epoch_line(epoch: int, epochs: int, logs: dict, seconds: float) -> str:
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            # Python kills itself with SIGINT at exit when a Ctrl-C once passed through code it ran
+            # for a library, even though we handled it: leave now, with the documented code.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(exc.code)
+        raise

@@ -184,13 +184,6 @@ STOPPED = {signal.SIGINT: (ExitCode.INTERRUPTED, "digitcli: error: interrupted\n
            signal.SIGTERM: (ExitCode.TERMINATED, "digitcli: error: terminated (SIGTERM)\n")}
 
 
-def _stopped_code(process: subprocess.Popen, signum: int) -> int:
-    """The exit code a shell would report: Python itself sometimes ends an interrupted process by
-    the signal after our exit code (when Ctrl-C passed through library code that it ran), which
-    a shell reports as 128 + the signal, the same number."""
-    return 128 + signum if process.returncode == -signum else process.returncode
-
-
 @pytest.mark.parametrize("signum,workers,unbuffered", [
     (signal.SIGINT, 1, False), (signal.SIGINT, 2, True),
     (signal.SIGTERM, 1, True), (signal.SIGTERM, 2, False),
@@ -204,7 +197,7 @@ def test_a_stopped_predict_says_so_and_leaves_valid_json(many, tiny_model, signu
     children = _children(process.pid)
     process.send_signal(signum)
     out, err = finish(process)
-    assert (_stopped_code(process, signum), err) == STOPPED[signum]
+    assert (process.returncode, err) == STOPPED[signum]
     records = json.loads(head + out)
     assert 0 < len(records) < 256 and all(r["status"] == "ok" for r in records)
     left = _gone_within(children, 5)
@@ -233,7 +226,7 @@ def test_a_stopped_evaluate_says_so(tmp_path, tiny_model, signum):
     _wait_for_module(process, "PIL/_imaging")  # Pillow: imported to read the first picture
     process.send_signal(signum)
     out, err = finish(process)
-    assert (_stopped_code(process, signum), err, out) == (*STOPPED[signum], b"")
+    assert (process.returncode, err, out) == (*STOPPED[signum], b"")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -251,7 +244,7 @@ def test_a_stopped_train_says_so(tmp_path, signum):
     process.send_signal(signum)
     out, err = finish(process)
     code, message = STOPPED[signum]
-    assert _stopped_code(process, signum) == code
+    assert process.returncode == code
     assert (seen.decode() + err).splitlines()[-1] + "\n" == message
     assert err.count("digitcli: error:") == 1 and "Traceback" not in err
     assert not (tmp_path / "m.npz").exists()  # stopped before the end: nothing half-written
