@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from digitcli import data, model
+from digitcli.training import data, model
 from digitcli.config import TrainConfig
-from digitcli.metrics import evaluate
+from digitcli.network.metrics import evaluate
 
 CANDIDATES = ["25,15", "128,64", "256,128", "512,256", "1024,512"]
 

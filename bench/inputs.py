@@ -117,7 +117,7 @@ PHOTO_CHUNK = 25  # pictures per generate() call: the set is chunk j = generate(
 def photos(out: Path, count: int, *, workers: int = 0) -> tuple[Path, str]:
     """`count` photo-like 1200×900 JPEGs of digits; returns the folder and how they were made.
 
-    Uses `digitcli.synth.generate(count, seed, photo_size=…)` when it exists, otherwise draws simple
+    Uses `digitcli.synth.realistic.generate(count, seed, photo_size=…)` when it exists, otherwise draws simple
     digits with Pillow. Only that public function is used: chunk j of PHOTO_CHUNK pictures is
     generate(PHOTO_CHUNK, seed=j), so the chunks can be made in parallel and the set is the same on
     every machine (a smaller set is the start of a larger one).
@@ -137,24 +137,24 @@ def photos(out: Path, count: int, *, workers: int = 0) -> tuple[Path, str]:
 
 def _photo_source() -> str:
     try:
-        from digitcli import synth
+        from digitcli.synth import realistic
     except ImportError:
-        return "drawn by bench/inputs.py with Pillow (digitcli.synth not found)"
+        return "drawn by bench/inputs.py with Pillow (digitcli.synth.realistic not found)"
     try:
-        if "photo_size" in inspect.signature(synth.generate).parameters:
-            return f"digitcli.synth.generate({PHOTO_CHUNK}, seed=j, photo_size=(1200, 900)) for chunks j = 0, 1, …"
+        if "photo_size" in inspect.signature(realistic.generate).parameters:
+            return f"digitcli.synth.realistic.generate({PHOTO_CHUNK}, seed=j, photo_size=(1200, 900)) for chunks j = 0, 1, …"
     except (AttributeError, TypeError, ValueError):
         pass
-    return "drawn by bench/inputs.py with Pillow (digitcli.synth has no generate(…, photo_size=…))"
+    return "drawn by bench/inputs.py with Pillow (digitcli.synth.realistic has no generate(…, photo_size=…))"
 
 
 def _write_photos(job) -> None:
     out, chunk, n, source = job
     first = chunk * PHOTO_CHUNK
-    if source.startswith("digitcli.synth"):
-        from digitcli import synth
+    if source.startswith("digitcli.synth.realistic"):
+        from digitcli.synth import realistic
 
-        for i, sample in enumerate(synth.generate(n, chunk, photo_size=PHOTO_SIZE)):
+        for i, sample in enumerate(realistic.generate(n, chunk, photo_size=PHOTO_SIZE)):
             extension = getattr(sample, "extension", "jpg")
             (out / f"{first + i:05d}_{sample.label}.{extension}").write_bytes(sample.encode())
     else:

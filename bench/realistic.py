@@ -18,10 +18,14 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from digitcli import data, store, synth
-from digitcli.metrics import evaluate
+from digitcli.network import store
+
+from digitcli.synth import realistic
+
+from digitcli.training import data
+from digitcli.network.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth import held_out_fonts, write_dataset
+from digitcli.synth.realistic import held_out_fonts, write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
               "blur", "format")
@@ -59,7 +63,7 @@ def main() -> None:
     errors = sum(results[row["path"]].status == "error" for row in rows)
     unsure = sum(results[row["path"]].status == "unsure" for row in rows)  # still has a digit
     sure = [ok for ok, row in zip(right, rows) if results[row["path"]].status == "ok"]
-    # Printed training digits use only some fonts (digitcli.synth.training_fonts): report the
+    # Printed training digits use only some fonts (digitcli.synth.realistic.training_fonts): report the
     # fonts never trained on apart from the rest.
     held_out = set(held_out_fonts())
     for row in rows:
@@ -100,7 +104,7 @@ def main() -> None:
 
 def _forced(items: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
     """--force CONDITION=VALUE items as a dict, each checked against the generator's own tables."""
-    tables = [{"kind": synth.KIND_WEIGHTS, "capture": synth.CAPTURES}, synth.COMMON, *synth.BY_CAPTURE.values()]
+    tables = [{"kind": realistic.KIND_WEIGHTS, "capture": realistic.CAPTURES}, realistic.COMMON, *realistic.BY_CAPTURE.values()]
     force = {}
     for item in items:
         key, _, value = item.partition("=")

@@ -1,7 +1,7 @@
 """Whole-number accuracy on realistic pictures of 2-8 digit numbers, overall and per condition.
 
-Generates a seeded set with digitcli.synth_numbers (never used in training), finds the digits with
-digitcli.segment, classifies each with the model's NumPy forward pass and softmax, and writes a
+Generates a seeded set with digitcli.synth.whole_numbers (never used in training), finds the digits with
+digitcli.vision.segment, classifies each with the model's NumPy forward pass and softmax, and writes a
 Markdown report.  A number counts as right only if every digit is found and read correctly.  Run:
 
     DIGITCLI_DATA=path/to/mnist python bench/whole_numbers.py --count 1000 --seed 1
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli import store
-from digitcli.rejection import Judge
-from digitcli.segment import find_digits
-from digitcli.synth_numbers import CONDITIONS, write_dataset
+from digitcli.network import store
+from digitcli.network.rejection import Judge
+from digitcli.vision.segment import find_digits
+from digitcli.synth.whole_numbers import CONDITIONS, write_dataset
 
 
 def read_numbers(folder: Path, rows: list[dict], network, split_touching: bool) -> list[dict]:

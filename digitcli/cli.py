@@ -267,7 +267,7 @@ def _root(
 
 
 def _load_model(path: Optional[Path]):
-    from digitcli import store
+    from digitcli.network import store
 
     path = path or store.bundled_model_path()
     network = store.load(path)
@@ -328,8 +328,8 @@ def predict(
     `find scans -name '*.png' | digitcli predict - --format csv`
     """
     from digitcli import predict as batch
-    from digitcli import records
-    from digitcli.rejection import Judge
+    from digitcli.output import records
+    from digitcli.network.rejection import Judge
 
     if number and preprocess is not Preprocess.auto:
         raise UsageError("--number finds the digits itself; it cannot be used with --preprocess none")
@@ -382,9 +382,9 @@ def _with_progress(results, total: int):
         return
     from rich.progress import Progress
 
-    from digitcli import report
+    from digitcli.output import tables
 
-    with Progress(console=report.console(sys.stderr), transient=True) as progress:
+    with Progress(console=tables.console(sys.stderr), transient=True) as progress:
         task = progress.add_task("predicting", total=total)
         for result in results:
             progress.advance(task)
@@ -413,8 +413,10 @@ def evaluate(
     Default data: the MNIST test split. Examples: `digitcli evaluate --fail-under 0.98` ·
     `digitcli evaluate --ood /usr/share/datasets/fashion-mnist`
     """
-    from digitcli import calibration, data, metrics, records, report
-    from digitcli.rejection import Judge
+    from digitcli.network import calibration, metrics
+    from digitcli.output import records, tables
+    from digitcli.training import data
+    from digitcli.network.rejection import Judge
 
     network = _load_model(model)
     split = data.load_split(data_source, "test", skip_unreadable=True)
@@ -436,14 +438,14 @@ def evaluate(
                             "unreadable": unreadable, "calibration": calibrated,
                             **({"unsure": separation} if separation else {})})
     else:
-        out = report.console()
-        for table in report.evaluation_tables(evaluation, _model_name(model), split.source,
+        out = tables.console()
+        for table in tables.evaluation_tables(evaluation, _model_name(model), split.source,
                                               unreadable):
             out.print(table)
-        for table in report.calibration_tables(calibrated):
+        for table in tables.calibration_tables(calibrated):
             out.print(table)
         if separation:
-            out.print(report.separation_table(separation))
+            out.print(tables.separation_table(separation))
     if fail_under is not None and accuracy < fail_under:
         print(f"digitcli: accuracy {accuracy:.2%} is below --fail-under {fail_under:.2%}",
               file=sys.stderr)
@@ -454,7 +456,9 @@ def _separation(network, judge, digits, ood: str) -> dict:
     """Unsure rates on the digits of `digits` and on the non-digits in `ood`."""
     import numpy as np
 
-    from digitcli import data, rejection
+    from digitcli.network import rejection
+
+    from digitcli.training import data
     from digitcli import predict as batch
 
     digit_probabilities, digit_unsure = rejection.judge_all(judge, network, digits.x)
@@ -501,7 +505,8 @@ def inspect(
 
     Example: `digitcli inspect --image 7.png`
     """
-    from digitcli import inspection, records, report
+    from digitcli.network import inspection
+    from digitcli.output import records, tables
 
     network = _load_model(model_path)
     summary = inspection.describe(network)
@@ -509,11 +514,11 @@ def inspect(
     if output_format is TableOrJson.json:
         records.write_json({**summary, **({"image": trace} if trace else {})})
         return
-    out = report.console()
-    for table in report.model_tables(summary):
+    out = tables.console()
+    for table in tables.model_tables(summary):
         out.print(table)
     if trace:
-        for renderable in report.trace_renderables(trace):
+        for renderable in tables.trace_renderables(trace):
             out.print(renderable)
 
 
@@ -531,7 +536,8 @@ def export(
 
     Example: `digitcli export model.npz --out model.keras`
     """
-    from digitcli import model, store
+    from digitcli.network import store
+    from digitcli.training import model
 
     network = store.load(model_path)
     if out.suffix != ".keras":
@@ -605,7 +611,8 @@ def train(
     unattended: `digitcli train --data mnist/ --data ours/ --deterministic --resume --promote
     models/prod.npz --fail-under 0.99 --require-better --quiet`
     """
-    from digitcli import records, report, training
+    from digitcli.output import records, tables
+    from digitcli.training import trainer
 
     if not learning_rate > 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--learning-rate")
@@ -621,7 +628,7 @@ def train(
         learning_rate=learning_rate, seed=seed, validation_split=validation_split,
         augment=augment, deterministic=deterministic, patience=patience,
     )
-    plan = training.Plan(
+    plan = trainer.Plan(
         sources=tuple(data_sources or [None]), config=config,
         out=out if out or promote else Path("digitcli-model.npz"), promote=promote,
         fail_under=fail_under, require_better=require_better, init_from=init_from,
@@ -629,8 +636,8 @@ def train(
     )
     try:
         with _EpochReporter(epochs, quiet) as on_epoch:
-            result = training.run(plan, on_epoch=on_epoch)
-    except training.NothingToResume as done:  # the job is done already: not an error
+            result = trainer.run(plan, on_epoch=on_epoch)
+    except trainer.NothingToResume as done:  # the job is done already: not an error
         print(f"digitcli: {done}", file=sys.stderr)
         return
     decision = result.decision
@@ -658,7 +665,7 @@ def train(
                 ("data", summary["data"]), ("run record", summary["run_dir"])]
         if decision is not None:
             rows.append(("promoted", "yes" if decision.promote else "no: " + "; ".join(decision.reasons)))
-        report.console().print(report.key_value_table("Training finished", rows))
+        tables.console().print(tables.key_value_table("Training finished", rows))
     if decision is not None and not decision.promote:
         print(f"digitcli: not promoted ({'; '.join(decision.reasons)}); the candidate is "
               f"{result.model_path}", file=sys.stderr)
@@ -673,7 +680,7 @@ def rollback(
 
     Example: `digitcli rollback models/prod.npz`
     """
-    from digitcli import promotion
+    from digitcli.training import promotion
 
     with promotion.locked(target):
         previous = promotion.rollback(target)
@@ -693,9 +700,9 @@ class _EpochReporter:
         if not self.quiet and sys.stderr.isatty():
             from rich.progress import Progress
 
-            from digitcli import report
+            from digitcli.output import tables
 
-            self.progress = Progress(*_progress_columns(), console=report.console(sys.stderr),
+            self.progress = Progress(*_progress_columns(), console=tables.console(sys.stderr),
                                      transient=True)
             self.progress.start()
             self.task = self.progress.add_task("train", total=self.epochs, status="")

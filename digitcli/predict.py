@@ -16,8 +16,8 @@ import numpy as np
 
 from digitcli.errors import DigitcliError
 from digitcli.files import writing
-from digitcli.infer import Network
-from digitcli.rejection import Judge
+from digitcli.network.infer import Network
+from digitcli.network.rejection import Judge
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Images per forward pass and per task for a worker: large enough to amortise the matrix
@@ -317,7 +317,7 @@ def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:
     if number:
         found = (_segment(path) for path in readable)
     else:
-        from digitcli.preprocess import load_digits
+        from digitcli.vision.preprocess import load_digits
 
         found = iter(load_digits(readable, mode=mode))
     outcomes: list = []
@@ -331,7 +331,7 @@ def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:
 
 def _segment(path: str):
     """The digits of one picture for `--number` (a Segmentation), or the error as a value."""
-    from digitcli.segment import find_digits
+    from digitcli.vision.segment import find_digits
 
     try:
         found = find_digits(Path(path))

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitcli import store
-from digitcli.infer import Layer, Network
+from digitcli.network import store
+from digitcli.network.infer import Layer, Network
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from digitcli.augment import AugmentConfig, augment, degrade
+from digitcli.training.augment import AugmentConfig, augment, degrade
 
 
 def digits(n: int = 12) -> np.ndarray:

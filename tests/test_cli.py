@@ -190,7 +190,7 @@ def test_a_bad_digitcli_data_names_the_variable(monkeypatch, tiny_model, command
 
 def test_evaluate_offline_prints_only_its_error_and_never_imports_tensorflow(tmp_path):
     """No --data, no DIGITCLI_DATA, no Keras cache, no network (an unresolvable host here)."""
-    code = ("import sys; from digitcli import data, cli; data.MNIST_HOST = 'mnist.invalid'\n"
+    code = ("import sys; from digitcli import cli; from digitcli.training import data; data.MNIST_HOST = 'mnist.invalid'\n"
             "try:\n    cli.app(['evaluate'])\n"
             "finally:\n    assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     env = {k: v for k, v in os.environ.items() if k != "DIGITCLI_DATA"} | {"HOME": str(tmp_path)}
@@ -379,14 +379,14 @@ def test_a_larger_logit_always_has_the_longer_bar():
     """z = -9.44 once drew a longer bar than z = +2.64 (bars of |z|)."""
     from rich.console import Console
 
-    from digitcli import report
+    from digitcli.output import tables
 
     logits = [-9.44, 2.64, 0.0, -1.5, 7.25, -3.0, 1.0, -0.25, 4.5, -6.0]
     softmax = np.exp(logits) / np.exp(logits).sum()
     trace = {"path": "x.png", "input": [[0] * 28] * 28, "activations": [[0.5, 0.0, 2.0]],
              "logits": logits, "temperature": 1.0, "softmax": softmax.tolist(), "unsure": None,
              "digit": 4, "confidence": float(softmax.max())}
-    table = next(r for r in report.trace_renderables(trace) if "logits" in str(getattr(r, "title", "")))
+    table = next(r for r in tables.trace_renderables(trace) if "logits" in str(getattr(r, "title", "")))
     out = Console(file=io.StringIO(), width=100)
     out.print(table)
     lengths = {}
@@ -422,7 +422,7 @@ def test_train_writes_a_self_describing_model(tmp_path):
 
 def test_failed_training_keeps_the_old_model_byte_identical(tmp_path, tiny_model, monkeypatch):
     pytest.importorskip("tensorflow")
-    from digitcli import model
+    from digitcli.training import model
 
     before = tiny_model.read_bytes()
 
@@ -452,7 +452,7 @@ def test_export_writes_a_keras_file(tmp_path, tiny_model):
     out = tmp_path / "m.keras"
     result = run("export", tiny_model, "--out", out)
     assert result.exit_code == 0, result.output
-    from digitcli import store
+    from digitcli.network import store
 
     x = np.random.default_rng(0).integers(0, 256, (4, 784), dtype=np.uint8)
     np.testing.assert_allclose(store.load(out).probabilities(x), store.load(tiny_model).probabilities(x), atol=1e-6)
@@ -489,7 +489,7 @@ def test_json_output_is_one_valid_array(images, tiny_model):
 
 
 def test_large_batches_are_summarised_not_tabulated(images, tiny_model, monkeypatch):
-    from digitcli import records
+    from digitcli.output import records
 
     monkeypatch.setattr(records, "TABLE_ROWS_MAX", 2)
     result = run("predict", images, "-r", "-m", tiny_model)
@@ -542,7 +542,7 @@ def test_an_exported_keras_file_predicts_exactly_like_its_npz(tmp_path, images):
     pytest.importorskip("tensorflow")
     from dataclasses import replace
 
-    from digitcli import store
+    from digitcli.network import store
     from tests.test_rejection import network_with_policy
 
     npz, keras = tmp_path / "m.npz", tmp_path / "m.keras"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitcli import data
-from digitcli.data import Split, fingerprint, load_split, open_source, resolve_source
+from digitcli.training import data
+from digitcli.training.data import Split, fingerprint, load_split, open_source, resolve_source
 from digitcli.errors import DataError, InputError
 from tests.conftest import digit_image
 
@@ -379,7 +379,7 @@ def png(path: Path, value: int) -> None:
 
 
 def fake_loader(path: Path) -> np.ndarray:
-    """Stands in for digitcli.preprocess.load_digit so these tests do not depend on it."""
+    """Stands in for digitcli.vision.preprocess.load_digit so these tests do not depend on it."""
     with Image.open(path) as image:
         return np.asarray(image.convert("L"), dtype=np.uint8)
 
@@ -403,9 +403,9 @@ def test_image_folder_loads_sorted_files_with_digit_labels(tmp_path):
 
 def test_image_folder_uses_preprocess_load_digit_by_default(tmp_path, monkeypatch):
     png(tmp_path / "5" / "a.png", 40)
-    fake = types.ModuleType("digitcli.preprocess")
+    fake = types.ModuleType("digitcli.vision.preprocess")
     fake.load_digit = fake_loader
-    monkeypatch.setitem(sys.modules, "digitcli.preprocess", fake)
+    monkeypatch.setitem(sys.modules, "digitcli.vision.preprocess", fake)
 
     loaded = load_split(tmp_path, "test")
 
@@ -630,7 +630,7 @@ def test_offline_download_failure_says_how_to_provide_the_data(no_default, monke
 
 
 def test_importing_data_does_not_import_tensorflow():
-    code = "import sys, digitcli.data; sys.exit(bool({'tensorflow', 'keras'} & set(sys.modules)))"
+    code = "import sys, digitcli.training.data; sys.exit(bool({'tensorflow', 'keras'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
 

@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 import pytest
 from typer.testing import CliRunner
 
-from digitcli import promotion, store, training
+from digitcli.network import store
+
+from digitcli.training import promotion, trainer
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import random_network
@@ -233,7 +235,7 @@ def test_a_full_disk_while_promoting_names_the_file_and_keeps_the_deployed_model
         raise ENOSPC
 
     monkeypatch.setattr(os, "replace", replace)
-    monkeypatch.setattr(training.runrecord, "plot_mistakes", no_room)
+    monkeypatch.setattr(trainer.runrecord, "plot_mistakes", no_room)
     run_dir = tmp_path / "run"
     result = train("--data", dataset(tmp_path / "d.csv"), "--epochs", "1", "--promote", target,
                    "--run-dir", run_dir)
@@ -271,7 +273,7 @@ def test_a_fifo_given_to_train_is_a_one_line_error_not_a_hang(tmp_path, fifo_at,
 
 @pytest.fixture
 def one_second(monkeypatch, tmp_path):
-    """Every clock reading in training.py gives the same second; runs/ under tmp_path."""
+    """Every clock reading in trainer.py gives the same second; runs/ under tmp_path."""
     frozen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
     class Frozen(datetime):
@@ -279,24 +281,24 @@ def one_second(monkeypatch, tmp_path):
         def now(cls, tz=None):
             return frozen
 
-    monkeypatch.setattr(training, "datetime", Frozen)
-    monkeypatch.setattr(training, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(trainer, "datetime", Frozen)
+    monkeypatch.setattr(trainer, "RUNS", tmp_path / "runs")
     return tmp_path / "runs"
 
 
 def test_run_folders_made_in_the_same_second_are_different_and_new(one_second):
-    first, second = training.new_run_dir(), training.new_run_dir()
+    first, second = trainer.new_run_dir(), trainer.new_run_dir()
     assert first != second
     assert first.is_dir() and second.is_dir()  # made, so a third run cannot pick them again
     (one_second / "20260102T030405Z-3").mkdir()
     (one_second / "20260102T030405Z-3" / "metrics.json").write_text("{}")
-    third = training.new_run_dir()
+    third = trainer.new_run_dir()
     assert third.name == "20260102T030405Z-4" and not any(third.iterdir())
 
 
 def test_a_run_folder_in_use_is_locked(tmp_path):
     run_dir = tmp_path / "run"
-    with promotion.locked(run_dir / training.CHECKPOINT):
+    with promotion.locked(run_dir / trainer.CHECKPOINT):
         result = train("--data", dataset(tmp_path / "d.csv"), "--epochs", "1", "--run-dir", run_dir,
                        "--out", tmp_path / "m.npz")
     one_line_error(result, ExitCode.LOCKED, f"{run_dir}/checkpoint.npz: locked by another")
@@ -330,10 +332,10 @@ def test_resuming_a_run_killed_after_its_promotion_never_deploys_again(
     data = dataset(tmp_path / "d.csv")
     args = ["--data", data, "--epochs", "2", "--seed", "3", "--promote", target]
     # Right after the rename (before it is recorded), or while writing the run record.
-    module = {"promote": promotion, "write_history": training.runrecord}[kill_after]
+    module = {"promote": promotion, "write_history": trainer.runrecord}[kill_after]
     with killed_after(monkeypatch, module, kill_after):
         assert train(*args).exit_code == -9
-    (run_dir,) = training.RUNS.glob("*")
+    (run_dir,) = trainer.RUNS.glob("*")
     assert (run_dir / "checkpoint.npz").exists()  # killed before it was removed
     promoted = target.read_bytes()
     assert promoted != original and promotion.previous_path(target).read_bytes() == original
@@ -364,7 +366,7 @@ def test_resuming_a_run_killed_before_its_promotion_deploys_it_once(tmp_path, mo
         patch.setattr(promotion, "promote", killed)
         assert train(*args).exit_code == -9
     assert target.read_bytes() == original
-    (run_dir,) = training.RUNS.glob("*")
+    (run_dir,) = trainer.RUNS.glob("*")
     stray = run_dir / ".checkpoint.npz.x1y2z3w4.tmp"
     stray.write_bytes(b"half a checkpoint")
     resumed = train(*args, "--resume")

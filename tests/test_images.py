@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from digitcli.errors import InputError
-from digitcli.images import MAX_PIXELS, open_gray
+from digitcli.vision.decode import MAX_PIXELS, open_gray
 from tests.conftest import digit_image
 
 LOSSLESS = ("L.png", "LA.png", "RGBA.png", "P-transparent.png", "I16.png", "CMYK.tif", "F.tif", "RGB.bmp")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitcli.infer import ExactProduct, cross_entropy, softmax
+from digitcli.network.infer import ExactProduct, cross_entropy, softmax
 from tests.conftest import random_network
 
 
@@ -32,7 +32,7 @@ def test_probabilities_accept_28x28_and_flat_pixels():
 
 def test_numpy_forward_pass_equals_keras_on_the_same_weights():
     pytest.importorskip("tensorflow")
-    from digitcli.model import to_keras
+    from digitcli.training.model import to_keras
 
     net = random_network(hidden=(32, 16), seed=3)
     x = np.random.default_rng(2).integers(0, 256, (64, 784), dtype=np.uint8)
@@ -80,7 +80,7 @@ def test_exact_products_are_exact_sums_of_weights_kept_to_float32_precision():
     are the model's to within float32 precision of each column's largest."""
     import math
 
-    from digitcli.infer import grid_slices
+    from digitcli.network.infer import grid_slices
 
     rng = np.random.default_rng(5)
     w = (rng.normal(0, 0.1, (784, 6)) * rng.random((784, 6)) ** 4).astype(np.float32)

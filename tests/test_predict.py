@@ -94,7 +94,7 @@ def test_batch_loading_matches_one_by_one(tmp_path):
     from PIL import Image
 
     from digitcli.errors import DigitcliError
-    from digitcli.preprocess import load_digit, load_digits
+    from digitcli.vision.preprocess import load_digit, load_digits
 
     mnist_like = np.zeros((28, 28), np.uint8)
     mnist_like[4:24, 11:17] = 255  # a bar 20 px tall, centred: passes through unchanged
@@ -126,7 +126,7 @@ def test_batch_loading_holds_one_large_picture_at_a_time(tmp_path):
     """A chunk of photos must not be decoded all at once (64 photos of 12 Mpx would need 3 GB)."""
     import tracemalloc
 
-    from digitcli.preprocess import load_digits
+    from digitcli.vision.preprocess import load_digits
 
     paths = []
     for i in range(6):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitcli import synth
+from digitcli.synth import realistic
 from digitcli.errors import NoDigitError, UsageError
-from digitcli.preprocess import digit_input, load_digit, locate_ink, to_mnist
+from digitcli.vision.preprocess import digit_input, load_digit, locate_ink, to_mnist
 from tests.conftest import digit_image
 from tests.test_images import LOSSLESS, LOSSY, save_variant
 
@@ -156,7 +156,7 @@ def test_ruled_line_across_the_page_is_not_the_digit(seven):
 
 
 def test_bold_strokes_are_thinned_like_mnist():
-    from digitcli.preprocess import _stroke_width
+    from digitcli.vision.preprocess import _stroke_width
 
     bold = Image.new("L", (600, 600), 255)
     ImageDraw.Draw(bold).line([(120, 100), (480, 100), (260, 520)], fill=0, width=150)  # ~6 px at 28×28
@@ -169,7 +169,7 @@ def test_bold_strokes_are_thinned_like_mnist():
 def test_dilate_and_erode_are_a_square_maximum_and_minimum(size):
     """OpenCV's dilation and erosion are exactly the centred square maxima and minima the hand-written
     ones were, the picture's edge repeated (negative values included: residuals are)."""
-    from digitcli.preprocess import _dilate, _erode
+    from digitcli.vision.preprocess import _dilate, _erode
 
     values = np.random.default_rng(size).random((23, 31)).astype(np.float32) - 0.5
     r = size // 2
@@ -188,7 +188,7 @@ def test_shrink_and_pool_combine_whole_blocks_edge_repeated(shape, factor):
     """Block means (INTER_AREA), maxima and minima; a partial edge block has its last row/column repeated."""
     import cv2
 
-    from digitcli.preprocess import _pool, _shrink
+    from digitcli.vision.preprocess import _pool, _shrink
 
     values = np.random.default_rng(factor).random(shape).astype(np.float32) - 0.5
     h, w = shape
@@ -202,7 +202,7 @@ def test_shrink_and_pool_combine_whole_blocks_edge_repeated(shape, factor):
 
 
 def test_bbox_of_a_mask():
-    from digitcli.preprocess import _bbox
+    from digitcli.vision.preprocess import _bbox
 
     mask = np.zeros((9, 12), bool)
     assert _bbox(mask) is None
@@ -214,7 +214,7 @@ def test_bbox_of_a_mask():
 
 
 def test_grow_rows_reaches_up_and_down_only():
-    from digitcli.preprocess import _grow_rows
+    from digitcli.vision.preprocess import _grow_rows
 
     mask = np.zeros((9, 5), bool)
     mask[4, 2] = True
@@ -317,7 +317,7 @@ def flood_fill_count(mask: np.ndarray) -> int:
 
 @pytest.mark.parametrize("density", [0.2, 0.45, 0.6])
 def test_component_labelling_matches_a_flood_fill(density):
-    from digitcli.preprocess import _bbox, _label, _paint
+    from digitcli.vision.preprocess import _bbox, _label, _paint
 
     rng = np.random.default_rng(int(density * 100))
     for _ in range(20):
@@ -338,7 +338,7 @@ def test_component_labelling_matches_a_flood_fill(density):
 
 @pytest.mark.parametrize("dark_share", [0.1, 0.5, 0.8])
 def test_otsu_separates_a_dark_and_a_light_class(dark_share):
-    from digitcli.preprocess import _otsu
+    from digitcli.vision.preprocess import _otsu
 
     rng = np.random.default_rng(3)
     light = rng.random((60, 80)) >= dark_share
@@ -348,7 +348,7 @@ def test_otsu_separates_a_dark_and_a_light_class(dark_share):
 
 def test_fill_holes_fills_enclosed_gaps_only():
     """A closed ring's inside is filled; a gap reaching the edge, even only diagonally, is not."""
-    from digitcli.preprocess import _fill_holes
+    from digitcli.vision.preprocess import _fill_holes
 
     mask = np.zeros((7, 14), bool)
     mask[1:6, 1:6] = True
@@ -362,7 +362,7 @@ def test_fill_holes_fills_enclosed_gaps_only():
 
 
 def test_components_join_diagonal_neighbours():
-    from digitcli.preprocess import _label
+    from digitcli.vision.preprocess import _label
 
     mask = np.zeros((6, 6), bool)
     mask[[0, 1, 2], [0, 1, 2]] = True  # a diagonal: one component (8-connected)
@@ -486,7 +486,7 @@ def test_faint_digit_among_darker_specks(seven, seven_28):
 def test_lit_side_of_a_shadow_over_the_page_centre_is_not_light_ink():
     """A shadow darkens the centre of a white page: the lit side stands out as "light ink" there,
     but light ink does not belong on light paper, so the dark pen strokes are found instead."""
-    sample = synth.make_sample(0, np.random.default_rng([77, 210]), force={"lighting": "shadow", "capture": "photo"})
+    sample = realistic.make_sample(0, np.random.default_rng([77, 210]), force={"lighting": "shadow", "capture": "photo"})
     gray = np.asarray(sample.upright().convert("L"), np.float32) / 255
     found = locate_ink(gray, lambda found: found)
     assert found.ink.sign < 0

@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from digitcli.predict import Prediction, seven_digits
-from digitcli.records import RecordText
+from digitcli.output.records import RecordText
 
 # Values that float arithmetic turns into 17-digit spellings when rounded naively.
 AWKWARD = [1.0898720000000001e-17, 5.432981999999999e-19, 1.3101e-08, 0.07295617000000001,

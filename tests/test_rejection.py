@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from digitcli import calibration, rejection, store
+from digitcli.network import calibration, rejection, store
 from digitcli.cli import app
 from digitcli.errors import ModelError
-from digitcli.infer import softmax
-from digitcli.rejection import Judge
+from digitcli.network.infer import softmax
+from digitcli.network.rejection import Judge
 
 from tests.conftest import REPO, random_network
 
@@ -211,7 +211,7 @@ def test_evaluate_ood_refuses_an_empty_folder(tmp_path):
 
 def test_non_finite_probabilities_are_never_ok(tmp_path):
     """Defence in depth: even a network that bypassed the load-time checks gives error records."""
-    from digitcli.infer import Layer
+    from digitcli.network.infer import Layer
     from digitcli.predict import NON_FINITE, Item, predict
     from PIL import Image
 

@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from digitcli import promotion, store
+from digitcli.network import store
+
+from digitcli.training import promotion
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import REPO
@@ -224,8 +226,8 @@ def test_patience_stops_early_and_keeps_the_best_epoch(tmp_path):
     assert len(history) == best + 1 + 2  # stopped two epochs after the best one
     assert json.loads(result.stdout)["epochs_run"] == len(history)
     # The saved weights are the best epoch's: their loss on the same validation split matches it.
-    from digitcli.infer import cross_entropy
-    from digitcli.training import _validation_split, load_sets
+    from digitcli.network.infer import cross_entropy
+    from digitcli.training.trainer import _validation_split, load_sets
 
     (x, y), _, _ = load_sets((str(data),), seed=0)
     _, (x_val, y_val) = _validation_split(x, y, 0.3, seed=0)

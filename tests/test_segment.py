@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitcli import store
-from digitcli.preprocess import to_mnist
-from digitcli.segment import Segmentation, find_digits
-from digitcli.synth_numbers import make_number, write_dataset
+from digitcli.network import store
+from digitcli.vision.preprocess import to_mnist
+from digitcli.vision.segment import Segmentation, find_digits
+from digitcli.synth.whole_numbers import make_number, write_dataset
 
 H = 100  # digit height in the constructed pictures
 PEN = 8

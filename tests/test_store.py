@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitcli import store
+from digitcli.network import store
 from digitcli.errors import ModelError
 from tests.conftest import random_network
 
@@ -121,7 +121,7 @@ def test_keras_file_with_a_lambda_layer_is_refused(tmp_path):
 
 def test_keras_export_loads_in_safe_mode_and_predicts_the_same(tmp_path):
     pytest.importorskip("tensorflow")
-    from digitcli.model import import_keras, to_keras
+    from digitcli.training.model import import_keras, to_keras
 
     keras = import_keras()
     net = random_network(hidden=(24, 12))
@@ -286,7 +286,7 @@ def test_weights_that_would_give_nan_are_refused(tmp_path, weights, message):
 
 
 def _network_with_a_policy():
-    from digitcli.rejection import UnsurePolicy
+    from digitcli.network.rejection import UnsurePolicy
 
     components = np.eye(784, dtype=np.float32)[:5]
     policy = UnsurePolicy(np.zeros(784, np.float32), components, np.zeros(2), np.ones(2), 3.0)
@@ -414,8 +414,8 @@ def test_keras_config_is_capped(tmp_path, extra, message):
 
 def test_keras_export_keeps_the_calibration_and_the_unsure_policy(tmp_path):
     pytest.importorskip("tensorflow")
-    from digitcli.model import import_keras, to_keras
-    from digitcli.rejection import Judge
+    from digitcli.training.model import import_keras, to_keras
+    from digitcli.network.rejection import Judge
 
     net = replace(_network_with_a_policy(), temperature=1.7)
     path = tmp_path / "m.keras"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from digitcli import synth
+from digitcli.synth import realistic
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = (120, 90)  # small pictures keep these tests fast
@@ -35,16 +35,16 @@ MODES = {
 }
 
 
-def sample(fmt: str, seed: int = 0, **force: str) -> synth.Sample:
+def sample(fmt: str, seed: int = 0, **force: str) -> realistic.Sample:
     """A small sample in the given format condition."""
     if fmt == "png-rgba":
         force = {"capture": "digital", "background": "transparent", **force}
-    return synth.make_sample(
+    return realistic.make_sample(
         3, np.random.default_rng(seed), size=SMALL, force={"format": fmt, **force}
     )
 
 
-def decode(s: synth.Sample) -> Image.Image:
+def decode(s: realistic.Sample) -> Image.Image:
     """The sample as a reader sees it: encoded, then opened with Pillow."""
     image = Image.open(io.BytesIO(s.encode()))
     image.load()
@@ -52,30 +52,30 @@ def decode(s: synth.Sample) -> Image.Image:
 
 
 def test_same_seed_gives_identical_files_and_different_seeds_differ():
-    first = [s.encode() for s in synth.generate(4, seed=11)]
-    again = [s.encode() for s in synth.generate(4, seed=11)]
-    other = [s.encode() for s in synth.generate(4, seed=12)]
+    first = [s.encode() for s in realistic.generate(4, seed=11)]
+    again = [s.encode() for s in realistic.generate(4, seed=11)]
+    other = [s.encode() for s in realistic.generate(4, seed=12)]
     assert first == again
     assert all(a != b for a, b in zip(first, other))
 
 
 def test_a_picture_does_not_depend_on_how_many_are_asked_for():
-    few = [s.encode() for s in synth.generate(2, seed=5)]
-    more = [s.encode() for s in synth.generate(3, seed=5)]
+    few = [s.encode() for s in realistic.generate(2, seed=5)]
+    more = [s.encode() for s in realistic.generate(3, seed=5)]
     assert few == more[:2]
 
 
 def test_labels_cycle_through_all_digits():
-    labels = [s.label for s in synth.generate(30, seed=0, photo_size=(64, 48))]
+    labels = [s.label for s in realistic.generate(30, seed=0, photo_size=(64, 48))]
     assert Counter(labels) == {d: 3 for d in range(10)}
 
 
-@pytest.mark.parametrize("fmt", sorted(synth.FORMATS))
+@pytest.mark.parametrize("fmt", sorted(realistic.FORMATS))
 def test_every_format_opens_with_the_claimed_format_and_mode(fmt):
     s = sample(fmt)
     image = decode(s)
     assert s.conditions["format"] == fmt
-    assert image.format == s.format == synth.FORMATS[fmt][0]
+    assert image.format == s.format == realistic.FORMATS[fmt][0]
     assert image.mode in MODES[fmt]
     assert s.image.mode == image.mode
 
@@ -95,7 +95,7 @@ def test_transparent_png_has_a_transparent_background_and_solid_strokes():
 def test_exif_rotated_jpeg_shows_upright_in_a_viewer(seed):
     s = sample("jpeg-exif", seed=seed, capture="photo")
     image = decode(s)
-    assert image.getexif()[0x0112] == s.exif_orientation in synth.EXIF_ORIENTATIONS
+    assert image.getexif()[0x0112] == s.exif_orientation in realistic.EXIF_ORIENTATIONS
     upright = ImageOps.exif_transpose(image)
     assert upright.size == SMALL == s.upright().size
     difference = np.abs(np.asarray(upright, float) - np.asarray(s.upright(), float)).mean()
@@ -108,39 +108,39 @@ def test_other_formats_carry_no_exif_orientation():
 
 
 def test_conditions_come_from_the_declared_tables():
-    for s in synth.generate(20, seed=3, photo_size=(64, 48)):
+    for s in realistic.generate(20, seed=3, photo_size=(64, 48)):
         c = s.conditions
         assert c["capture"] == "photo" and c["format"] == "jpeg"
-        for key, table in synth.BY_CAPTURE["photo"].items():
+        for key, table in realistic.BY_CAPTURE["photo"].items():
             assert c[key] in table or key == "format"
-        for key, table in synth.COMMON.items():
+        for key, table in realistic.COMMON.items():
             assert c[key] in table or (key == "ink" and c[key] == "chalk")
-        assert set(synth.CSV_KEYS) <= set(c)
+        assert set(realistic.CSV_KEYS) <= set(c)
 
 
 def test_kinds_can_be_restricted_and_are_checked():
     assert {
         s.conditions["kind"]
-        for s in synth.generate(4, seed=1, kinds=("font",), photo_size=(64, 48))
+        for s in realistic.generate(4, seed=1, kinds=("font",), photo_size=(64, 48))
     } == {"font"}
     with pytest.raises(ValueError):
-        next(synth.generate(1, seed=1, kinds=("crayon",)))
+        next(realistic.generate(1, seed=1, kinds=("crayon",)))
 
 
 def test_forced_conditions_hold_for_every_picture_and_the_rest_still_vary():
-    samples = list(synth.generate(12, seed=4, force={"background": "paper-on-desk", "capture": "photo"}))
+    samples = list(realistic.generate(12, seed=4, force={"background": "paper-on-desk", "capture": "photo"}))
     assert {(s.conditions["background"], s.conditions["capture"]) for s in samples} == {("paper-on-desk", "photo")}
     assert len({s.conditions["lighting"] for s in samples}) > 1
 
 
 def test_write_dataset_makes_digit_folders_and_a_matching_labels_csv(tmp_path):
-    csv_path = synth.write_dataset(tmp_path, 12, seed=2)
+    csv_path = realistic.write_dataset(tmp_path, 12, seed=2)
     assert csv_path == tmp_path / "labels.csv"
     assert all((tmp_path / str(d)).is_dir() for d in range(10))
     with csv_path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 12
-    assert list(rows[0])[:2] == ["path", "label"] and set(synth.CSV_KEYS) <= set(rows[0])
+    assert list(rows[0])[:2] == ["path", "label"] and set(realistic.CSV_KEYS) <= set(rows[0])
     on_disk = {p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*") if p.is_file()}
     assert on_disk == {r["path"] for r in rows}
     for r in rows:
@@ -148,11 +148,11 @@ def test_write_dataset_makes_digit_folders_and_a_matching_labels_csv(tmp_path):
         assert folder == r["label"]
         assert r["format"] in name and r["kind"] in name
         with Image.open(tmp_path / r["path"]) as image:
-            assert image.format == synth.FORMATS[r["format"]][0]
+            assert image.format == realistic.FORMATS[r["format"]][0]
 
 
 def test_command_line_writes_photo_sized_jpegs(tmp_path, capsys):
-    synth.main([str(tmp_path), "--count", "3", "--seed", "4", "--photo-size", "160x120"])
+    realistic.main([str(tmp_path), "--count", "3", "--seed", "4", "--photo-size", "160x120"])
     assert capsys.readouterr().out.strip() == str(tmp_path / "labels.csv")
     files = sorted(tmp_path.glob("*/*.jpg"))
     assert len(files) == 3
@@ -160,10 +160,10 @@ def test_command_line_writes_photo_sized_jpegs(tmp_path, capsys):
 
 
 def test_sample_images_match_the_committed_list(tmp_path):
-    written = synth.write_samples(tmp_path)
-    assert len(written) == len(synth.SAMPLES) == 12
+    written = realistic.write_samples(tmp_path)
+    assert len(written) == len(realistic.SAMPLES) == 12
     assert sum(p.stat().st_size for p in written) < 1_000_000
-    for path, (stem, label, _, _) in zip(written, synth.SAMPLES):
+    for path, (stem, label, _, _) in zip(written, realistic.SAMPLES):
         assert path.stem == stem and stem.startswith(f"{label}_")
     committed = {p.name for p in (REPO / "sample_images").glob("*") if p.suffix != ".md"}
     if committed:  # the repository's copies are these pictures, under these names
@@ -171,32 +171,32 @@ def test_sample_images_match_the_committed_list(tmp_path):
 
 
 def test_printed_training_fonts_leave_half_of_the_machine_fonts_out():
-    held_out = set(synth.held_out_fonts())
-    used = {Path(p).stem for p in synth.training_fonts()}
-    machine = {Path(p).stem for p in synth.font_paths()}
+    held_out = set(realistic.held_out_fonts())
+    used = {Path(p).stem for p in realistic.training_fonts()}
+    machine = {Path(p).stem for p in realistic.font_paths()}
     assert not held_out & used
     assert len(held_out) == len(machine) // 2
 
 
-@pytest.mark.skipif(not synth.font_paths(), reason="no TrueType fonts on this machine")
+@pytest.mark.skipif(not realistic.font_paths(), reason="no TrueType fonts on this machine")
 def test_printed_digits_are_prepared_like_user_pictures_and_seeded(tmp_path):
-    arrays = synth.printed_dataset(20, seed=3)
+    arrays = realistic.printed_dataset(20, seed=3)
     assert arrays["x_train"].shape == (20, 28, 28) and arrays["x_train"].dtype == np.uint8
     assert arrays["x_test"].shape == (2, 28, 28)
     assert list(arrays["y_train"]) == [i % 10 for i in range(20)]
     assert (arrays["x_train"].max(axis=(1, 2)) == 255).all()  # preprocessing's full ink
-    assert np.array_equal(synth.printed_dataset(20, seed=3)["x_train"], arrays["x_train"])
+    assert np.array_equal(realistic.printed_dataset(20, seed=3)["x_train"], arrays["x_train"])
 
     out = tmp_path / "printed.npz"
-    synth.main([str(out), "--printed", "--count", "10", "--seed", "3"])
-    from digitcli import data
+    realistic.main([str(out), "--printed", "--count", "10", "--seed", "3"])
+    from digitcli.training import data
 
     split = data.load_split(out, "train")
     assert np.array_equal(split.x, arrays["x_train"][:10].reshape(10, -1))
 
 
 def test_printed_dataset_labels_stay_balanced_past_256(monkeypatch):
-    monkeypatch.setattr(synth, "printed_digit", lambda label, rng, fonts: np.full((28, 28), label))
-    arrays = synth.printed_dataset(600, seed=0)
+    monkeypatch.setattr(realistic, "printed_digit", lambda label, rng, fonts: np.full((28, 28), label))
+    arrays = realistic.printed_dataset(600, seed=0)
     assert np.array_equal(arrays["x_train"][:, 0, 0], arrays["y_train"])
     assert np.bincount(arrays["y_train"]).tolist() == [60] * 10

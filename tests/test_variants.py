@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitcli.preprocess import to_mnist
-from digitcli.variants import flagged_one, flagged_ones
+from digitcli.vision.preprocess import to_mnist
+from digitcli.training.variants import flagged_one, flagged_ones
 
 
 def plain_one(slant: float = 0.0) -> np.ndarray:

@@ -16,17 +16,19 @@ the wrong thing) if the package no longer works that way.
 import functools
 import sys
 
-from digitcli import cli, images, preprocess
+from digitcli import cli
 
-if "open_gray" not in preprocess.load_digits.__code__.co_names or preprocess.open_gray is not images.open_gray:
-    sys.exit("predict_nodraft: digitcli.preprocess.load_digits no longer calls preprocess.open_gray; "
+from digitcli.vision import decode, preprocess
+
+if "open_gray" not in preprocess.load_digits.__code__.co_names or preprocess.open_gray is not decode.open_gray:
+    sys.exit("predict_nodraft: digitcli.vision.preprocess.load_digits no longer calls preprocess.open_gray; "
              "update this baseline to the package's draft switch")
 
 
-@functools.wraps(images.open_gray)
+@functools.wraps(decode.open_gray)
 def open_gray_full_size(path, **kwargs):
     kwargs["draft_size"] = None
-    return images.open_gray(path, **kwargs)
+    return decode.open_gray(path, **kwargs)
 
 
 preprocess.open_gray = open_gray_full_size

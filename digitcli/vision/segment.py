@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 from digitcli.errors import NoDigitError
-from digitcli.images import open_gray
-from digitcli.preprocess import (
+from digitcli.vision.decode import open_gray
+from digitcli.vision.preprocess import (
     Found,
     _as_unit_float,
     _dilate,

@@ -12,9 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from digitcli import files
-from digitcli.metrics import Evaluation
+from digitcli.network.metrics import Evaluation
 from digitcli.predict import NumberPrediction, Prediction
-from digitcli.records import stream_name
+from digitcli.output.records import stream_name
 
 BAR_WIDTH = 30
 SHADES = " .:-=+*#%@"  # dark → bright; plain characters read well in logs and on any terminal

@@ -3,7 +3,7 @@
 Every source comes out the same way: images as uint8 (N, 784) with 0 = background and 255 = full ink
 (the MNIST convention), labels as uint8 (N,) in 0..9. Every problem with a dataset is a one-line
 `DataError` that names the file. NumPy and the standard library only: Keras is imported (through
-`digitcli.model`) just for the download fallback, and only once its server can be reached.
+`digitcli.training.model`) just for the download fallback, and only once its server can be reached.
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def _check_npy_member(path: Path, archive: zipfile.ZipFile, name: str) -> None:
 
     NumPy allocates the declared shape before reading: a 1 KB file could ask for terabytes.
     """
-    from digitcli import npy
+    from digitcli.network import npy
 
     info = archive.getinfo(name)
     with archive.open(info) as member:
@@ -325,7 +325,7 @@ def _check_npy_member(path: Path, archive: zipfile.ZipFile, name: str) -> None:
 def _download_mnist() -> Mapping[str, np.ndarray]:
     """Fetch MNIST with Keras (cached in ~/.keras/datasets); the only Keras use in this module."""
     _check_reachable(MNIST_HOST)
-    from digitcli.model import import_keras  # lazy: TensorFlow only when nothing else is available
+    from digitcli.training.model import import_keras  # lazy: TensorFlow only when nothing else is available
 
     keras = import_keras()
     # Keras prints "Downloading data from ..." and a progress bar; stdout is for data only.
@@ -465,7 +465,7 @@ def _load_folder(
             f"(looked for {', '.join(IMAGE_SUFFIXES)})"
         )
     if image_loader is None:
-        from digitcli.preprocess import load_digit as image_loader  # lazy: Pillow only when needed
+        from digitcli.vision.preprocess import load_digit as image_loader  # lazy: Pillow only when needed
     images, labels, kept, unreadable = [], [], [], []
     for digit, f in files:
         try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli.infer import Network
-from digitcli.metrics import BATCH, Evaluation
+from digitcli.network.infer import Network
+from digitcli.network.metrics import BATCH, Evaluation
 
 MISTAKES_SHOWN = 25
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digitcli.augment import AugmentConfig, augment
+from digitcli.training.augment import AugmentConfig, augment
 from digitcli.config import TrainConfig
-from digitcli.infer import Layer, Network
+from digitcli.network.infer import Layer, Network
 
 EpochCallback = Callable[[int, dict], None]
 

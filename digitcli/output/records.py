@@ -1,7 +1,7 @@
 """Output for programs: prediction records (JSONL, CSV, JSON) streamed as they arrive, and the
 JSON documents of `evaluate`, `inspect` and `train`.
 
-Kept apart from report.py (Rich tables for people) so that machine-readable output never
+Kept apart from tables.py (Rich tables for people) so that machine-readable output never
 imports Rich: that saves about 30 ms at every start.
 """
 
@@ -140,18 +140,18 @@ class PredictionSink:
         if self.text.format == "json":
             self._write("]\n" if self.count == 0 else "\n]\n")
         elif self.text.format == "table" and self.rows and not partial:
-            from digitcli import report  # Rich: only people's tables need it
+            from digitcli.output import tables  # Rich: only people's tables need it
 
             number = self.text.number
             if len(self.rows) == 1 and self.rows[0].status != "error":
-                table = (report.number_table if number else report.prediction_table)(self.rows[0])
+                table = (tables.number_table if number else tables.prediction_table)(self.rows[0])
             elif self.count <= TABLE_ROWS_MAX:
-                table = (report.numbers_table(self.rows) if number
-                         else report.predictions_table(self.rows, self.text.top_k))
+                table = (tables.numbers_table(self.rows) if number
+                         else tables.predictions_table(self.rows, self.text.top_k))
             else:
-                table = report.digit_counts_table(self.digits, self.count, self.failures,
+                table = tables.digit_counts_table(self.digits, self.count, self.failures,
                                                   self.unsure)
-            report.console(self.stream).print(table)
+            tables.console(self.stream).print(table)
 
     def _write(self, text: str) -> None:
         try:  # a try costs nothing until it fails: this is the hot path

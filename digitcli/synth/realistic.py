@@ -11,9 +11,9 @@ No MNIST data is used here.  Everything is drawn from a NumPy Generator seeded p
 seed gives the same files byte for byte on the same machine, and the first N pictures of a seed do
 not depend on how many are asked for.
 
-    python -m digitcli.synth OUT_DIR --count 1000 --seed 0
-    python -m digitcli.synth sample_images --samples
-    python -m digitcli.synth printed.npz --printed --count 6000 --seed 0   # training digits
+    python -m digitcli.synth.realistic OUT_DIR --count 1000 --seed 0
+    python -m digitcli.synth.realistic sample_images --samples
+    python -m digitcli.synth.realistic printed.npz --printed --count 6000 --seed 0   # training digits
 """
 
 from __future__ import annotations
@@ -820,7 +820,7 @@ def printed_digit(label: int, rng: Rng, fonts: Sequence[str]) -> np.ndarray:
     Blur, noise, JPEG and the like are left to training's augmentation; this is the font, its
     weight and slant, the size it was printed at, and a slight tilt.
     """
-    from digitcli.preprocess import to_mnist  # the same preparation as a user's picture gets
+    from digitcli.vision.preprocess import to_mnist  # the same preparation as a user's picture gets
 
     height = int(rng.uniform(24, 160))
     mask, _ = _draw_font(label, height, rng, fonts)
@@ -933,7 +933,7 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: write a synthetic dataset (or the demo samples) to a folder."""
     parser = argparse.ArgumentParser(
-        prog="python -m digitcli.synth", description=__doc__.split("\n\n")[0]
+        prog="python -m digitcli.synth.realistic", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--count", type=int, default=1000, help="how many (labels cycle 0-9)")

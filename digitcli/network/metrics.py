@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitcli.infer import Network, cross_entropy
+from digitcli.network.infer import Network, cross_entropy
 
 CLASSES = 10
 BATCH = 4096  # rows per forward pass: large enough for fast BLAS, small enough for flat memory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digitcli.infer import Network
+from digitcli.network.infer import Network
 
 
 def describe(network: Network) -> dict:
@@ -41,8 +41,8 @@ def describe(network: Network) -> dict:
 
 def trace(network: Network, image: Path) -> dict:
     """The 28×28 input x the network sees for `image`, then a[1], a[2], …, the logits z, softmax."""
-    from digitcli.preprocess import load_digit
-    from digitcli.rejection import Judge
+    from digitcli.vision.preprocess import load_digit
+    from digitcli.network.rejection import Judge
 
     pixels = load_digit(image)
     outputs = network.activations(pixels[None])

@@ -54,7 +54,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from digitcli.errors import DigitcliError, InputError, NoDigitError, UsageError
-from digitcli.images import open_gray
+from digitcli.vision.decode import open_gray
 
 # predict's worker processes already use both cores: OpenCV's own thread pool would fight them.
 cv2.setNumThreads(1)
@@ -673,7 +673,7 @@ def locate_ink(
     """Find the ink in a photo or scan (steps 1-5 of the module docstring) and return finish(found).
 
     `select` picks the wanted components from the thresholded ink mask (default: the one digit;
-    digitcli.segment picks a row of digits).  `finish` runs inside the search so that, when it
+    digitcli.vision.segment picks a row of digits).  `finish` runs inside the search so that, when it
     finds nothing in a sheet cut out of a desk photo, the whole photo is used after all.
     `work_size` bounds the small copy the ink is searched on (a long number of small digits needs more).
     """

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from digitcli.infer import cross_entropy, softmax
+from digitcli.network.infer import cross_entropy, softmax
 
 BINS = 15  # the usual reliability-diagram resolution; 10,000 test images give ~650 per used bin
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from digitcli import files, store
+from digitcli import files
+
+from digitcli.network import store
 from digitcli.errors import DigitcliError, ExitCode, ModelError
 
 

@@ -4,7 +4,7 @@ MNIST's writers were American: their 1 is a plain bar. Much of the world writes 
 upstroke (a "flag") from the top, which a network trained on MNIST reads as a 7. Adding a flag
 to MNIST's own 1s keeps the real handwriting (stroke width, slant, wobble) and adds the style.
 
-    python -m digitcli.variants build/variants.npz    # reads MNIST from DIGITCLI_DATA or --data
+    python -m digitcli.training.variants build/variants.npz    # reads MNIST from DIGITCLI_DATA or --data
 
 writes a Keras-style .npz that `digitcli train --data` reads: flagged 1s from MNIST's training
 split (a third of them) as its training split and from MNIST's test split as its test split.
@@ -31,7 +31,7 @@ TRAINING_SHARE = 1 / 3
 
 def flagged_one(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 28×28 uint8 MNIST 1 (white on black) with a flag drawn from its top end, framed again."""
-    from digitcli.preprocess import to_mnist
+    from digitcli.vision.preprocess import to_mnist
 
     big = np.asarray(Image.fromarray(one).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR))
     ys, xs = np.nonzero(big > 127)
@@ -66,7 +66,7 @@ def flagged_ones(x: np.ndarray, y: np.ndarray, share: float, rng: np.random.Gene
 def variants_dataset(source: str | None, seed: int, share: float = TRAINING_SHARE) -> dict[str, np.ndarray]:
     """Keras-style arrays of flagged 1s: from a `share` of the 1s of an MNIST source's training
     split, and from all the 1s of its test split."""
-    from digitcli.data import load_split
+    from digitcli.training.data import load_split
 
     arrays = {}
     for part, (split, split_share) in enumerate((("train", share), ("test", 1.0))):
@@ -77,7 +77,7 @@ def variants_dataset(source: str | None, seed: int, share: float = TRAINING_SHAR
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m digitcli.variants",
+    parser = argparse.ArgumentParser(prog="python -m digitcli.training.variants",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the .npz file to write")
     parser.add_argument("--data", help="MNIST source (default: DIGITCLI_DATA)")

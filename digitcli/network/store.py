@@ -21,9 +21,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from digitcli import files, npy
+from digitcli import files
+
+from digitcli.network import npy
 from digitcli.errors import ModelError
-from digitcli.infer import ACTIVATIONS, Layer, Network
+from digitcli.network.infer import ACTIVATIONS, Layer, Network
 
 FORMAT = "digitcli-model"
 FORMAT_VERSION = 1
@@ -352,7 +354,7 @@ def _unsure_policy(path: Path, archive: zipfile.ZipFile, prefix: str):
     """The fitted unsure policy, or None for models trained without a validation split."""
     if not any(name.startswith(f"{prefix}unsure.") for name in archive.namelist()):
         return None
-    from digitcli.rejection import SIGNALS, UnsurePolicy
+    from digitcli.network.rejection import SIGNALS, UnsurePolicy
 
     shapes = {"unsure.mean": (INPUTS,), "unsure.components": (range(INPUTS + 1), INPUTS),
               "unsure.centre": (len(SIGNALS),), "unsure.spread": (len(SIGNALS),),
@@ -475,7 +477,7 @@ BUNDLED_NAME = "digitcli-mnist.npz"
 def bundled_model_path() -> Path:
     """The model shipped with digitcli: inside the package when installed from a wheel,
     in the checkout's `models/` folder when installed in editable mode."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # digitcli/, above network/
     for folder in (package / "models", package.parent / "models"):
         if (folder / BUNDLED_NAME).is_file():
             return folder / BUNDLED_NAME

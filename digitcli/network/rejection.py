@@ -20,8 +20,8 @@ from functools import cached_property
 
 import numpy as np
 
-from digitcli.infer import ExactProduct, pixel_rows, scale_inputs
-from digitcli.metrics import BATCH
+from digitcli.network.infer import ExactProduct, pixel_rows, scale_inputs
+from digitcli.network.metrics import BATCH
 
 # Share of held-out digits the default policy calls unsure. The goal is at most 1% of new
 # digits; fitted on 6,600 held-out digits, the rate on MNIST's test set came out between 0.94%

@@ -20,12 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli import __version__, calibration, data, files, promotion, rejection, runrecord, store
-from digitcli.augment import AugmentConfig
+from digitcli import __version__, files
+
+from digitcli.network import calibration, rejection, store
+
+from digitcli.training import data, promotion, runrecord
+from digitcli.training.augment import AugmentConfig
 from digitcli.config import TrainConfig
 from digitcli.errors import ModelError, OutputError, UsageError
-from digitcli.infer import Network
-from digitcli.metrics import Evaluation, evaluate, logits
+from digitcli.network.infer import Network
+from digitcli.network.metrics import Evaluation, evaluate, logits
 
 HOLDOUT = 0.1  # share of a single-split source (CSV, image folder) kept aside as its test set
 CHECKPOINT = "checkpoint.npz"
@@ -135,7 +139,7 @@ def run(plan: Plan, *, on_epoch=None) -> Result:
 
 
 def _run_locked(plan: Plan, target: Path, on_epoch, run_lock: ExitStack) -> Result:
-    from digitcli import model  # TensorFlow: imported only now that we really train
+    from digitcli.training import model  # TensorFlow: imported only now that we really train
 
     config = plan.config
     reason = files.not_regular(plan.init_from) if plan.init_from else None
@@ -238,7 +242,7 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
             raise NothingToResume(f"nothing to resume: the newest matching run {folder} finished "
                                   f"(promoted) at {promoted}")
         (folder / PROMOTION).unlink(missing_ok=True)  # killed before the rename: redone below
-        from digitcli.model import Checkpoint
+        from digitcli.training.model import Checkpoint
 
         checkpoint = Checkpoint(meta["epoch"], arrays["weights"], arrays["optimizer"],
                                 meta["history"], arrays["best"] or None, meta["best_loss"],
