@@ -83,3 +83,6 @@ class OutputError(DigitcliError):
     """An output file or stream could not be written: the disk is full, read-only, or the like."""
 
     exit_code = ExitCode.OUTPUT
+
+
+NO_DIGIT = "no digit found (the picture is blank or has too little contrast)"

@@ -10,7 +10,9 @@ from PIL import Image, ImageDraw
 
 from digitcli.synth import realistic
 from digitcli.errors import NoDigitError, UsageError
-from digitcli.vision.preprocess import digit_input, load_digit, locate_ink, to_mnist
+from digitcli.vision.find import locate_ink
+from digitcli.vision.frame import digit_input
+from digitcli.vision.preprocess import load_digit, to_mnist
 from tests.conftest import digit_image
 from tests.test_images import LOSSLESS, LOSSY, save_variant
 
@@ -156,12 +158,12 @@ def test_ruled_line_across_the_page_is_not_the_digit(seven):
 
 
 def test_bold_strokes_are_thinned_like_mnist():
-    from digitcli.vision.preprocess import _stroke_width
+    from digitcli.vision.ops import stroke_width
 
     bold = Image.new("L", (600, 600), 255)
     ImageDraw.Draw(bold).line([(120, 100), (480, 100), (260, 520)], fill=0, width=150)  # ~6 px at 28×28
     x = to_mnist(np.asarray(bold))
-    assert _stroke_width(x >= 128) <= 3.6  # MNIST: 1.8 median, 2.9 for the widest 5 %
+    assert stroke_width(x >= 128) <= 3.6  # MNIST: 1.8 median, 2.9 for the widest 5 %
     assert_mnist_like(x)
 
 
@@ -169,18 +171,18 @@ def test_bold_strokes_are_thinned_like_mnist():
 def test_dilate_and_erode_are_a_square_maximum_and_minimum(size):
     """OpenCV's dilation and erosion are exactly the centred square maxima and minima the hand-written
     ones were, the picture's edge repeated (negative values included: residuals are)."""
-    from digitcli.vision.preprocess import _dilate, _erode
+    from digitcli.vision.ops import dilate, erode
 
     values = np.random.default_rng(size).random((23, 31)).astype(np.float32) - 0.5
     r = size // 2
     padded = np.pad(values, ((r, size - 1 - r), (r, size - 1 - r)), mode="edge")
     windows = [[padded[i : i + size, j : j + size] for j in range(31)] for i in range(23)]
-    np.testing.assert_array_equal(_dilate(values, size), np.array([[w.max() for w in row] for row in windows]))
-    np.testing.assert_array_equal(_erode(values, size), np.array([[w.min() for w in row] for row in windows]))
+    np.testing.assert_array_equal(dilate(values, size), np.array([[w.max() for w in row] for row in windows]))
+    np.testing.assert_array_equal(erode(values, size), np.array([[w.min() for w in row] for row in windows]))
     mask = values > 0.3
-    grown = _dilate(mask, size)
+    grown = dilate(mask, size)
     assert grown.dtype == bool
-    np.testing.assert_array_equal(grown, _dilate(mask.astype(np.float32), size) > 0)
+    np.testing.assert_array_equal(grown, dilate(mask.astype(np.float32), size) > 0)
 
 
 @pytest.mark.parametrize("shape, factor", [((24, 36), 4), ((23, 31), 3), ((5, 7), 8), ((9, 9), 1)])
@@ -188,39 +190,39 @@ def test_shrink_and_pool_combine_whole_blocks_edge_repeated(shape, factor):
     """Block means (INTER_AREA), maxima and minima; a partial edge block has its last row/column repeated."""
     import cv2
 
-    from digitcli.vision.preprocess import _pool, _shrink
+    from digitcli.vision.ops import pool_blocks, shrink
 
     values = np.random.default_rng(factor).random(shape).astype(np.float32) - 0.5
     h, w = shape
     padded = np.pad(values, ((0, -h % factor), (0, -w % factor)), mode="edge")
     blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
-    np.testing.assert_allclose(_shrink(values, factor), blocks.mean(axis=(1, 3)), atol=1e-6)
-    np.testing.assert_array_equal(_pool(values, factor, cv2.dilate), blocks.max(axis=(1, 3)))
-    np.testing.assert_array_equal(_pool(values, factor, cv2.erode), blocks.min(axis=(1, 3)))
+    np.testing.assert_allclose(shrink(values, factor), blocks.mean(axis=(1, 3)), atol=1e-6)
+    np.testing.assert_array_equal(pool_blocks(values, factor, cv2.dilate), blocks.max(axis=(1, 3)))
+    np.testing.assert_array_equal(pool_blocks(values, factor, cv2.erode), blocks.min(axis=(1, 3)))
     mask = values > 0.3
-    np.testing.assert_array_equal(_pool(mask, factor, cv2.dilate), blocks.max(axis=(1, 3)) > 0.3)
+    np.testing.assert_array_equal(pool_blocks(mask, factor, cv2.dilate), blocks.max(axis=(1, 3)) > 0.3)
 
 
 def test_bbox_of_a_mask():
-    from digitcli.vision.preprocess import _bbox
+    from digitcli.vision.ops import bbox
 
     mask = np.zeros((9, 12), bool)
-    assert _bbox(mask) is None
+    assert bbox(mask) is None
     mask[2, 3] = mask[6, 10] = True
-    assert _bbox(mask) == (2, 7, 3, 11)  # end-exclusive
+    assert bbox(mask) == (2, 7, 3, 11)  # end-exclusive
     narrow = np.zeros((9, 2), bool)  # two columns: still a picture to OpenCV, not a list of points
     narrow[3:5, 1] = True
-    assert _bbox(narrow) == (3, 5, 1, 2)
+    assert bbox(narrow) == (3, 5, 1, 2)
 
 
 def test_grow_rows_reaches_up_and_down_only():
-    from digitcli.vision.preprocess import _grow_rows
+    from digitcli.vision.components import grow_rows
 
     mask = np.zeros((9, 5), bool)
     mask[4, 2] = True
     expected = np.zeros_like(mask)
     expected[2:7, 2] = True
-    np.testing.assert_array_equal(_grow_rows(mask, 2), expected)
+    np.testing.assert_array_equal(grow_rows(mask, 2), expected)
 
 
 def test_thin_pen_in_a_big_picture_is_thickened_like_mnist():
@@ -317,19 +319,20 @@ def flood_fill_count(mask: np.ndarray) -> int:
 
 @pytest.mark.parametrize("density", [0.2, 0.45, 0.6])
 def test_component_labelling_matches_a_flood_fill(density):
-    from digitcli.vision.preprocess import _bbox, _label, _paint
+    from digitcli.vision.components import labelled, paint
+    from digitcli.vision.ops import bbox
 
     rng = np.random.default_rng(int(density * 100))
     for _ in range(20):
         mask = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < density
-        labels = _label(mask)
+        labels = labelled(mask)
         assert labels.count == flood_fill_count(mask)
         firsts = []
         for label in range(labels.count):  # every component is connected: one flood fill each
-            part = _paint(labels, np.arange(labels.count) == label)
+            part = paint(labels, np.arange(labels.count) == label)
             assert flood_fill_count(part) == 1
             assert labels.area[label] == np.count_nonzero(part)
-            top, bottom, left, right = _bbox(part)
+            top, bottom, left, right = bbox(part)
             assert (labels.top[label], labels.bottom[label], labels.left[label], labels.right[label]) == (
                 top, bottom, left, right)
             firsts.append(np.flatnonzero(part)[0])
@@ -338,17 +341,17 @@ def test_component_labelling_matches_a_flood_fill(density):
 
 @pytest.mark.parametrize("dark_share", [0.1, 0.5, 0.8])
 def test_otsu_separates_a_dark_and_a_light_class(dark_share):
-    from digitcli.vision.preprocess import _otsu
+    from digitcli.vision.ops import otsu
 
     rng = np.random.default_rng(3)
     light = rng.random((60, 80)) >= dark_share
     values = np.where(light, 0.75, 0.3) + rng.normal(0, 0.04, light.shape).astype(np.float32)
-    np.testing.assert_array_equal(values > _otsu(values), light)
+    np.testing.assert_array_equal(values > otsu(values), light)
 
 
 def test_fill_holes_fills_enclosed_gaps_only():
     """A closed ring's inside is filled; a gap reaching the edge, even only diagonally, is not."""
-    from digitcli.vision.preprocess import _fill_holes
+    from digitcli.vision.ops import fill_holes
 
     mask = np.zeros((7, 14), bool)
     mask[1:6, 1:6] = True
@@ -356,19 +359,19 @@ def test_fill_holes_fills_enclosed_gaps_only():
     mask[0:5, 8:13] = True
     mask[1:4, 9:12] = False
     mask[0, 8] = False  # the inside touches the picture's edge through a corner: not a hole
-    filled = _fill_holes(mask)
+    filled = fill_holes(mask)
     assert filled[1:6, 1:6].all()
     np.testing.assert_array_equal(filled[:, 7:], mask[:, 7:])
 
 
 def test_components_join_diagonal_neighbours():
-    from digitcli.vision.preprocess import _label
+    from digitcli.vision.components import labelled
 
     mask = np.zeros((6, 6), bool)
     mask[[0, 1, 2], [0, 1, 2]] = True  # a diagonal: one component (8-connected)
     mask[[0, 1], [5, 4]] = True  # another diagonal, apart from the first
     mask[5, 0] = True
-    labels = _label(mask)
+    labels = labelled(mask)
     assert labels.count == 3
     assert list(labels.area) == [3, 2, 1]
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitcli.synth import realistic
-from digitcli.vision.preprocess import _dilate, _erode  # fast grey dilation and erosion
+from digitcli.vision.ops import dilate, erode  # fast grey dilation and erosion
 from digitcli.synth.realistic import Rng
 
 LENGTHS = tuple(range(2, 9))
@@ -114,7 +114,7 @@ def _with_pen(mask: Image.Image, pen: float) -> Image.Image:
     if size == 1:
         return mask
     values = np.pad(values, size)
-    values = _dilate(values, size) if pen > width else _erode(values, size)
+    values = dilate(values, size) if pen > width else erode(values, size)
     image = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
     return image.crop(image.getbbox()) if image.getbbox() else mask
 

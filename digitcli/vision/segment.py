@@ -31,19 +31,10 @@ from PIL import Image
 
 from digitcli.errors import NoDigitError
 from digitcli.vision.decode import open_gray
-from digitcli.vision.preprocess import (
-    Found,
-    _as_unit_float,
-    _dilate,
-    _label,
-    _paint,
-    _square,
-    _shrink,
-    components,
-    digit_input,
-    locate_ink,
-    without_lines,
-)
+from digitcli.vision.components import components, labelled, paint, without_lines
+from digitcli.vision.find import Found, locate_ink
+from digitcli.vision.frame import digit_input
+from digitcli.vision.ops import as_unit_float, dilate, shrink, square
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the picture's pixels, end-exclusive
 
@@ -88,7 +79,7 @@ def find_digits(source: Path | str | np.ndarray, *, split_touching: bool = True)
     if isinstance(source, (str, Path)):
         gray = open_gray(Path(source))  # full size: boxes are in the file's own pixels
     else:
-        gray = _as_unit_float(source)
+        gray = as_unit_float(source)
     try:
         found = _locate(gray)
     except NoDigitError:
@@ -132,9 +123,9 @@ def _plausible(seg: Segmentation) -> bool:
 def _flattened(gray: np.ndarray) -> np.ndarray:
     """The picture divided by its paper's brightness, estimated by a grey closing wider than any stroke."""
     k = max(1, max(gray.shape) // 256)
-    small = _shrink(gray, k)
+    small = shrink(gray, k)
     size = max(3, (max(small.shape) // 8) | 1)
-    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _square(size))
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, square(size))
     paper = np.asarray(Image.fromarray(np.ascontiguousarray(paper, np.float32)).resize(gray.shape[::-1], Image.Resampling.BILINEAR))
     return np.clip(gray / np.maximum(paper, 1 / 255), 0, 1).astype(np.float32)
 
@@ -148,13 +139,13 @@ def _edge_clutter(found: Found) -> np.ndarray | None:
     """A full-size mask over kept components that run along the picture's edge for a third of it, or None."""
     keep = found.ink.keep
     h, w = keep.shape
-    c = _label(keep)
+    c = labelled(keep)
     top, bottom, left, right = c.top, c.bottom, c.left, c.right
     on_edge = (top == 0) | (bottom == h) | (left == 0) | (right == w)
     big = on_edge & ((right - left >= EDGE_CLUTTER * w) | (bottom - top >= EDGE_CLUTTER * h))
     if not big.any():
         return None
-    small = _dilate(_paint(c, big), 5)
+    small = dilate(paint(c, big), 5)
     f = found.factor
     full = np.repeat(np.repeat(small, f, axis=0), f, axis=1)
     return full[: found.gray.shape[0], : found.gray.shape[1]]
@@ -194,7 +185,7 @@ def _row_mask(mask: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(row):
         pieces |= (right > left[i]) & (left < right[i]) & (bottom > top[i] - 0.25 * tall) & (top < bottom[i] + 0.25 * tall)
     pieces &= ~c.clutter & ~row & (area >= PIECE_AREA * typical) & (height <= 1.5 * tall)
-    return _paint(c.labels, row | pieces)
+    return paint(c.labels, row | pieces)
 
 
 # --- cutting the row into digits ---------------------------------------------------------------
@@ -210,7 +201,7 @@ def _split(found: Found, split_touching: bool) -> Segmentation:
     shear = _slant(rows, cols, centre)
     x = cols - shear * (rows - centre)  # column with the slant taken out
 
-    labels = _label(keep)
+    labels = labelled(keep)
     component = labels.image[rows, cols] - 1
     n = labels.count
     lo = np.full(n, np.inf)
