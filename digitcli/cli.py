@@ -1,182 +1,29 @@
-"""The `digitcli` command: parse options, call the core modules, render the results.
+"""The `digitcli` command: parse options, call the library, render the results.
 
-Only light modules are imported here; TensorFlow is imported by `model.py`, and only by the
-commands that train or export.
+Only light modules are imported here; TensorFlow is imported by training/model.py, and only by
+the commands that train or export. How failures become exit codes is shell.py's job; the shared
+options are in options.py.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import signal
 import sys
-import threading
-import time
-import traceback
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-# Typer ≥ 0.26 carries its own copy of Click; its exceptions are the ones raised for bad options.
-from typer._click.core import ParameterSource
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from digitcli import __version__, files
+from digitcli import __version__, files, shell
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
-from digitcli.errors import (EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError,
-                             Interrupted, Terminated, UsageError)
+from digitcli.errors import EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError, UsageError
+from digitcli.options import (DATA_HELP, OUTPUT, DataOption, ExportFormat, ModelOption, PredictFormat,
+                              Preprocess, TableOrJson, format_option, min_confidence_option,
+                              parse_hidden, parse_shard, unless_from_env, unsure_option)
+from digitcli.output.progress import EpochReporter, with_progress
 
-_debug = False
-
-
-class _Group(TyperGroup):
-    """Maps every failure to a one-line message and its documented exit code, in one place."""
-
-    def __init__(self, **attrs):
-        super().__init__(**attrs)
-        for command in self.commands.values():  # `digitcli predict x.png --debug` works too
-            command.params.append(TyperOption(
-                param_decls=["--debug"], is_flag=True, default=False, expose_value=False,
-                callback=_set_debug, help="Show tracebacks for errors."))
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt as exc:  # Typer would end it with a silent exit 130
-            raise _stopped(exc) from None
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        previous = _catch_sigterm()
-        try:
-            try:
-                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-                with files.writing("standard output"):
-                    sys.stdout.flush()  # here, where a failure is still mapped; not at exit
-            except NoArgsIsHelpError as exc:  # plain `digitcli`: the help is the answer
-                exc.show()
-                sys.exit(ExitCode.USAGE)
-            except ClickException as exc:  # bad options: Click's own message, on one line
-                _fail(f"{exc.format_message()} (see --help)", ExitCode.USAGE)
-            except KeyboardInterrupt as exc:
-                _fail(str(_stopped(exc)), _stopped(exc).exit_code)
-            except typer.Abort:
-                _fail("interrupted", ExitCode.INTERRUPTED)
-            except DigitcliError as exc:
-                if _debug:
-                    traceback.print_exc()
-                _fail(str(exc), exc.exit_code)
-            except BrokenPipeError:
-                raise
-            except Exception as exc:
-                stop = _interrupt_behind(exc)
-                if stop is not None:  # Ctrl-C that a library wrapped (e.g. while importing)
-                    _fail(str(_stopped(stop)), _stopped(stop).exit_code)
-                if _unwrapped_stdout_full(exc):  # help text, printed by Typer itself
-                    _fail(f"cannot write standard output: {exc.strerror}; free some space and "
-                          "run again", ExitCode.OUTPUT)
-                if _debug:
-                    traceback.print_exc()
-                _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-                      ExitCode.INTERNAL)
-            except SystemExit as exc:
-                # Typer and Rich end a closed pipe with exit 1, raised while handling it.
-                if isinstance(exc.__context__, BrokenPipeError):
-                    raise exc.__context__ from None
-                raise
-        except BrokenPipeError:  # `digitcli … | head`: the reader has all it wants
-            _discard_stdout()
-            sys.exit(ExitCode.OK)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-        sys.exit(code or ExitCode.OK)
-
-
-def _unwrapped_stdout_full(exc: Exception) -> bool:
-    """A full disk met by a write that digitcli did not make itself: Typer's help on stdout (every
-    file digitcli writes is wrapped in files.writing and names itself)."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and \
-        exc.filename is None
-
-
-class _SigTerm(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C so that the same clean-ups run."""
-
-
-def _on_sigterm(signum, frame):
-    raise _SigTerm()
-
-
-def _catch_sigterm():
-    """Turn SIGTERM into _SigTerm; return the handler it replaces (None: left alone)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None  # only the main thread may set handlers (some test runners use others)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
-        return None  # started as `nohup`-like: the caller wants SIGTERM ignored
-    return signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _stopped(exc: KeyboardInterrupt) -> Interrupted:
-    return Terminated("terminated (SIGTERM)") if isinstance(exc, _SigTerm) else Interrupted("interrupted")
-
-
-def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C or SIGTERM that caused `exc`, if one did (Python wraps an interrupt raised in
-    some places, class creation among them, in a RuntimeError)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def _set_debug(ctx, param, value: bool) -> None:
-    global _debug
-    if value:
-        _debug = True
-
-
-def _fail(message: str, code: ExitCode) -> None:
-    try:
-        sys.stdout.flush()  # what was written comes before the message
-    except OSError:  # the output is what failed (a closed pipe, a full disk)
-        _discard_stdout()
-    sys.stderr.write(f"digitcli: error: {message}\n")  # one write: nothing can split it
-    sys.exit(code)
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null, so Python's last flush at exit does not fail a second time."""
-    try:
-        fd = sys.stdout.fileno()
-    except (OSError, ValueError):  # not a real file (a test runner's buffer)
-        return
-    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
-
-
-class _Command(TyperCommand):
-    """A command whose usage line names its arguments as Click does: `PATH...`, not `{paths}...`."""
-
-    def collect_usage_pieces(self, ctx) -> list[str]:
-        pieces = [self.options_metavar] if self.options_metavar else []
-        for param in self.get_params(ctx):
-            if isinstance(param, TyperArgument):
-                name = param.metavar or param.name.upper() + ("..." if param.nargs != 1 else "")
-                optional = not param.required and not name.startswith("[")
-                pieces.append(f"[{name}]" if optional else name)
-        return pieces
-
-
-# Help at 80 columns: Rich gives each panel's table its own column widths, so options with long
-# names and long types are kept apart, or the option names get cut (`--save-preprocess…`).
-OUTPUT = "Output"
 
 app = typer.Typer(
-    cls=_Group,
+    cls=shell.Group,
     help="Read handwritten digits from pictures, with a small NumPy network trained on MNIST.\n\n"
          "Examples: `digitcli predict photo.jpg` · `digitcli predict scans/ -r --format csv` · "
          "`digitcli evaluate --fail-under 0.98` · `digitcli COMMAND --help` for its options",
@@ -186,66 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-
-
-class TableOrJson(str, Enum):
-    table = "table"
-    json = "json"
-
-
-class PredictFormat(str, Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-class Preprocess(str, Enum):
-    auto = "auto"
-    none = "none"
-
-
-class ExportFormat(str, Enum):
-    keras = "keras"
-
-
-# Options shared by several commands, defined once.
-ModelOption = Annotated[
-    Optional[Path],
-    typer.Option("--model", "-m", envvar="DIGITCLI_MODEL", show_default="the bundled model",
-                 help="Model file (.npz from `train`, or a .keras file of the same shape)."),
-]
-DATA_HELP = ("a folder of MNIST IDX files, a mnist.npz, a CSV (label,pixel0..783), or a folder "
-             "with 0/ … 9/ image subfolders")
-
-
-def _unless_from_env(ctx: typer.Context, param, value):
-    """Leave a DIGITCLI_DATA value to data.open_source, whose errors name the variable."""
-    return None if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT else value
-
-
-DataOption = Annotated[
-    Optional[str],
-    typer.Option("--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-                 callback=_unless_from_env, help=f"Dataset: {DATA_HELP}."),
-]
-
-
-def _min_confidence_option():
-    return typer.Option(
-        min=0.0, max=1.0,
-        help="Also call a prediction unsure when its (calibrated) probability is below this (0–1).")
-
-
-def _unsure_option():
-    return typer.Option(
-        "--unsure/--no-unsure",
-        help="Mark pictures that look unlike any digit as unsure (the model's own fitted policy); "
-             "the best guess is still given.")
-
-
-def _format_option(**extra):
-    return typer.Option("--format", "-f", case_sensitive=False, help="Output format.", **extra)
 
 
 def _version(value: bool) -> None:
@@ -262,8 +49,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    global _debug
-    _debug = debug
+    shell.show_tracebacks(debug)
 
 
 def _load_model(path: Optional[Path]):
@@ -279,17 +65,7 @@ def _load_model(path: Optional[Path]):
 # ---------------------------------------------------------------------------- predict
 
 
-def _parse_shard(text: str) -> tuple[int, int]:
-    try:
-        k, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not K/N, e.g. 1/4") from None
-    if not 1 <= k <= n:
-        raise typer.BadParameter(f"{text!r}: K must be between 1 and N")
-    return k, n
-
-
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def predict(
     paths: Annotated[list[str], typer.Argument(
         metavar="PATH...", help="Image files, folders, or - to read paths from stdin (one per line).",
@@ -301,7 +77,7 @@ def predict(
                                        rich_help_panel=OUTPUT,
                                        help="How many most likely digits to report.")] = 3,
     output_format: Annotated[PredictFormat,
-                             _format_option(rich_help_panel=OUTPUT)] = PredictFormat.table,
+                             format_option(rich_help_panel=OUTPUT)] = PredictFormat.table,
     preprocess: Annotated[Preprocess, typer.Option(
         case_sensitive=False,
         help="auto: find the digit and prepare it the MNIST way; none: only resize to 28×28 "
@@ -312,11 +88,11 @@ def predict(
     workers: Annotated[int, typer.Option(
         min=0, help="Processes that decode pictures in parallel; 0 = one per core.")] = 0,
     shard: Annotated[Optional[str], typer.Option(
-        metavar="K/N", parser=_parse_shard,
+        metavar="K/N", parser=parse_shard,
         help="Process only the K-th of N equal slices of the sorted inputs (K = 1…N), to split "
              "a large job across processes or machines; concatenate the outputs in K order.")] = None,
-    min_confidence: Annotated[Optional[float], _min_confidence_option()] = None,
-    unsure: Annotated[bool, _unsure_option()] = True,
+    min_confidence: Annotated[Optional[float], min_confidence_option()] = None,
+    unsure: Annotated[bool, unsure_option()] = True,
     number: Annotated[bool, typer.Option(
         "--number", help="Read every digit of a number (left to right) instead of one digit; "
                          "records get `number` and `digits` with confidences and boxes.")] = False,
@@ -348,7 +124,7 @@ def predict(
                                       workers=workers or batch.default_workers(),
                                       judge=Judge(unsure, min_confidence), number=number,
                                       text=sink.text)
-    results = _with_progress(results, len(items))
+    results = with_progress(results, len(items))
     try:
         for result, text in results:
             if result.status == "error" and len(items) > 1:  # one input: its error is the error
@@ -375,30 +151,14 @@ def predict(
         raise typer.Exit(ExitCode.PARTIAL)
 
 
-def _with_progress(results, total: int):
-    """Show a progress bar on stderr for large batches, only when stderr is a terminal."""
-    if total < 50 or not sys.stderr.isatty():
-        yield from results
-        return
-    from rich.progress import Progress
-
-    from digitcli.output import tables
-
-    with Progress(console=tables.console(sys.stderr), transient=True) as progress:
-        task = progress.add_task("predicting", total=total)
-        for result in results:
-            progress.advance(task)
-            yield result
-
-
 # ---------------------------------------------------------------------------- evaluate
 
 
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def evaluate(
     model: ModelOption = None,
     data_source: DataOption = None,
-    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+    output_format: Annotated[TableOrJson, format_option()] = TableOrJson.table,
     fail_under: Annotated[Optional[float], typer.Option(
         min=0.0, max=1.0,
         help="Exit with code 7 when accuracy is lower than this (0–1): a CI gate.")] = None,
@@ -406,7 +166,7 @@ def evaluate(
         "--ood", metavar="SOURCE_OR_DIR",
         help="Non-digit pictures (a dataset source, e.g. Fashion-MNIST's IDX folder, or a folder "
              "of pictures): report how many are called unsure, against how many digits are.")] = None,
-    min_confidence: Annotated[Optional[float], _min_confidence_option()] = None,
+    min_confidence: Annotated[Optional[float], min_confidence_option()] = None,
 ) -> None:
     """Measure a model's accuracy, loss, calibration, per-digit figures and confusions.
 
@@ -492,14 +252,14 @@ def _model_name(path: Optional[Path]) -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def inspect(
     model_path: Annotated[Optional[Path], typer.Argument(
         metavar="[MODEL]", envvar="DIGITCLI_MODEL", show_default="the bundled model",
         help="Model file to describe.")] = None,
     image: Annotated[Optional[Path], typer.Option(
         help="Also show what the network sees for this picture and each layer's output.")] = None,
-    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+    output_format: Annotated[TableOrJson, format_option()] = TableOrJson.table,
 ) -> None:
     """Describe a model: layers, weights, how it was trained, its metrics; optionally trace one image.
 
@@ -525,7 +285,7 @@ def inspect(
 # ---------------------------------------------------------------------------- export
 
 
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def export(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file to export.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (ends in .keras).")],
@@ -549,21 +309,11 @@ def export(
 # ---------------------------------------------------------------------------- train
 
 
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a comma-separated list of sizes, e.g. 512,256")
-    if not sizes or any(size < 1 for size in sizes):
-        raise typer.BadParameter(f"{text!r}: every hidden layer needs at least 1 unit")
-    return sizes
-
-
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def train(
     data_sources: Annotated[Optional[list[str]], typer.Option(
         "--data", "-d", envvar="DIGITCLI_DATA", show_default="the Keras MNIST download",
-        callback=_unless_from_env, help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
+        callback=unless_from_env, help=f"Dataset (repeat to merge several): {DATA_HELP}.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = TrainConfig.epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per gradient step.")] = TrainConfig.batch_size,
     hidden: Annotated[str, typer.Option(
@@ -602,7 +352,7 @@ def train(
     resume: Annotated[bool, typer.Option(
         "--resume",        help="Carry on an interrupted run with the same settings from its last completed epoch "
              "(from --run-dir, or the newest one under runs/).")] = False,
-    output_format: Annotated[TableOrJson, _format_option()] = TableOrJson.table,
+    output_format: Annotated[TableOrJson, format_option()] = TableOrJson.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch progress.")] = False,
 ) -> None:
     """Train a network on labelled digits and save it, with its test metrics, to a model file.
@@ -624,7 +374,7 @@ def train(
         raise typer.BadParameter("is a gate for --promote; add --promote PATH",
                                  param_hint="--fail-under/--require-better")
     config = TrainConfig(
-        hidden=_parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
+        hidden=parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, seed=seed, validation_split=validation_split,
         augment=augment, deterministic=deterministic, patience=patience,
     )
@@ -635,7 +385,7 @@ def train(
         run_dir=run_dir, resume=resume,
     )
     try:
-        with _EpochReporter(epochs, quiet) as on_epoch:
+        with EpochReporter(epochs, quiet) as on_epoch:
             result = trainer.run(plan, on_epoch=on_epoch)
     except trainer.NothingToResume as done:  # the job is done already: not an error
         print(f"digitcli: {done}", file=sys.stderr)
@@ -672,7 +422,7 @@ def train(
         raise typer.Exit(ExitCode.NOT_PROMOTED)
 
 
-@app.command(cls=_Command, epilog=EXIT_CODE_HELP)
+@app.command(cls=shell.Command, epilog=EXIT_CODE_HELP)
 def rollback(
     target: Annotated[Path, typer.Argument(metavar="PATH", help="The deployed model file.")],
 ) -> None:
@@ -688,70 +438,6 @@ def rollback(
           file=sys.stderr)
 
 
-class _EpochReporter:
-    """Per-epoch progress: a Rich bar on a terminal, one plain line per epoch otherwise."""
-
-    def __init__(self, epochs: int, quiet: bool):
-        self.epochs, self.quiet = epochs, quiet
-        self.progress = None
-        self.started = time.perf_counter()
-
-    def __enter__(self):
-        if not self.quiet and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            from digitcli.output import tables
-
-            self.progress = Progress(*_progress_columns(), console=tables.console(sys.stderr),
-                                     transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task("train", total=self.epochs, status="")
-        return self.report
-
-    def report(self, epoch: int, logs: dict) -> None:
-        line = _epoch_line(epoch, self.epochs, logs, time.perf_counter() - self.started)
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, status=line)
-        elif not self.quiet:
-            # One write: a Ctrl-C between the line and its newline would glue the error onto it.
-            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n", end="", file=sys.stderr,
-                  flush=True)
-
-    def __exit__(self, *exc):
-        if self.progress is not None:
-            self.progress.stop()
-        return False
-
-
-def _progress_columns():
-    """A short bar, the epoch line, the time left: about 75 columns, so 80 shows it whole."""
-    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
-
-    return (BarColumn(bar_width=10), TextColumn("{task.fields[status]}"), TimeRemainingColumn())
-
-
-def _epoch_line(epoch: int, epochs: int, logs: dict, seconds: float) -> str:
-    """`epoch 3/30 loss 0.0438 acc 98.65% val 0.0412/98.80% 54s`: 75 columns with a timestamp."""
-    parts = [f"epoch {epoch}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
-             f"acc {logs.get('accuracy', float('nan')):.2%}"]
-    if "val_loss" in logs:
-        parts.append(f"val {logs['val_loss']:.4f}/{logs['val_accuracy']:.2%}")
-    parts.append(f"{seconds:.0f}s")
-    return " ".join(parts)
-
-
 def main() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    except SystemExit as exc:
-        if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
-            # Python kills itself with SIGINT at exit when a Ctrl-C once passed through code it ran
-            # for a library, even though we handled it: leave now, with the documented code.
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass
-            os._exit(exc.code)
-        raise
+    shell.run(app)

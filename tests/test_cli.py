@@ -561,7 +561,7 @@ def test_an_exported_keras_file_predicts_exactly_like_its_npz(tmp_path, images):
 
 def test_an_interrupt_wrapped_by_a_library_is_still_an_interrupt():
     """Ctrl-C during an import can reach us as a RuntimeError (class creation wraps it)."""
-    from digitcli.cli import _interrupt_behind
+    from digitcli.shell import _interrupt_behind
 
     try:
         try:

@@ -389,16 +389,16 @@ def test_the_progress_line_reads_whole_at_80_columns(epochs, seconds, logs):
     from rich.console import Console
     from rich.progress import Progress
 
-    from digitcli import cli
+    from digitcli.output import progress as reporting
 
-    assert cli._epoch_line(3, 30, {"loss": 0.0438, "accuracy": 0.9865, "val_loss": 0.0412,
-                                   "val_accuracy": 0.988}, 54) == (
+    assert reporting.epoch_line(3, 30, {"loss": 0.0438, "accuracy": 0.9865, "val_loss": 0.0412,
+                                    "val_accuracy": 0.988}, 54) == (
         "epoch 3/30 loss 0.0438 acc 98.65% val 0.0412/98.80% 54s")
-    line = cli._epoch_line(epochs, epochs, logs, seconds)
+    line = reporting.epoch_line(epochs, epochs, logs, seconds)
     assert len("2026-11-26T07:19:20 " + line) <= 80  # the plain, timestamped line of cron logs
     screen = io.StringIO()
     console = Console(file=screen, width=80, force_terminal=True, color_system=None)
-    progress = Progress(*cli._progress_columns(), console=console)
+    progress = Progress(*reporting.progress_columns(), console=console)
     task = progress.add_task("train", total=epochs, status=line)
     progress.update(task, completed=epochs - 1)
     console.print(progress.make_tasks_table(progress.tasks))
