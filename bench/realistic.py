@@ -25,7 +25,8 @@ from digitcli.synth import realistic
 from digitcli.training import data
 from digitcli.network.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth.realistic import held_out_fonts, write_dataset
+from digitcli.synth.fonts import held_out_fonts
+from digitcli.synth.realistic import write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
               "blur", "format")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from digitcli.synth import realistic
+from digitcli.synth import encode, fonts, realistic
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = (120, 90)  # small pictures keep these tests fast
@@ -70,12 +70,12 @@ def test_labels_cycle_through_all_digits():
     assert Counter(labels) == {d: 3 for d in range(10)}
 
 
-@pytest.mark.parametrize("fmt", sorted(realistic.FORMATS))
+@pytest.mark.parametrize("fmt", sorted(encode.FORMATS))
 def test_every_format_opens_with_the_claimed_format_and_mode(fmt):
     s = sample(fmt)
     image = decode(s)
     assert s.conditions["format"] == fmt
-    assert image.format == s.format == realistic.FORMATS[fmt][0]
+    assert image.format == s.format == encode.FORMATS[fmt][0]
     assert image.mode in MODES[fmt]
     assert s.image.mode == image.mode
 
@@ -95,7 +95,7 @@ def test_transparent_png_has_a_transparent_background_and_solid_strokes():
 def test_exif_rotated_jpeg_shows_upright_in_a_viewer(seed):
     s = sample("jpeg-exif", seed=seed, capture="photo")
     image = decode(s)
-    assert image.getexif()[0x0112] == s.exif_orientation in realistic.EXIF_ORIENTATIONS
+    assert image.getexif()[0x0112] == s.exif_orientation in encode.EXIF_ORIENTATIONS
     upright = ImageOps.exif_transpose(image)
     assert upright.size == SMALL == s.upright().size
     difference = np.abs(np.asarray(upright, float) - np.asarray(s.upright(), float)).mean()
@@ -148,7 +148,7 @@ def test_write_dataset_makes_digit_folders_and_a_matching_labels_csv(tmp_path):
         assert folder == r["label"]
         assert r["format"] in name and r["kind"] in name
         with Image.open(tmp_path / r["path"]) as image:
-            assert image.format == realistic.FORMATS[r["format"]][0]
+            assert image.format == encode.FORMATS[r["format"]][0]
 
 
 def test_command_line_writes_photo_sized_jpegs(tmp_path, capsys):
@@ -171,21 +171,21 @@ def test_sample_images_match_the_committed_list(tmp_path):
 
 
 def test_printed_training_fonts_leave_half_of_the_machine_fonts_out():
-    held_out = set(realistic.held_out_fonts())
-    used = {Path(p).stem for p in realistic.training_fonts()}
-    machine = {Path(p).stem for p in realistic.font_paths()}
+    held_out = set(fonts.held_out_fonts())
+    used = {Path(p).stem for p in fonts.training_fonts()}
+    machine = {Path(p).stem for p in fonts.font_paths()}
     assert not held_out & used
     assert len(held_out) == len(machine) // 2
 
 
-@pytest.mark.skipif(not realistic.font_paths(), reason="no TrueType fonts on this machine")
+@pytest.mark.skipif(not fonts.font_paths(), reason="no TrueType fonts on this machine")
 def test_printed_digits_are_prepared_like_user_pictures_and_seeded(tmp_path):
-    arrays = realistic.printed_dataset(20, seed=3)
+    arrays = fonts.printed_dataset(20, seed=3)
     assert arrays["x_train"].shape == (20, 28, 28) and arrays["x_train"].dtype == np.uint8
     assert arrays["x_test"].shape == (2, 28, 28)
     assert list(arrays["y_train"]) == [i % 10 for i in range(20)]
     assert (arrays["x_train"].max(axis=(1, 2)) == 255).all()  # preprocessing's full ink
-    assert np.array_equal(realistic.printed_dataset(20, seed=3)["x_train"], arrays["x_train"])
+    assert np.array_equal(fonts.printed_dataset(20, seed=3)["x_train"], arrays["x_train"])
 
     out = tmp_path / "printed.npz"
     realistic.main([str(out), "--printed", "--count", "10", "--seed", "3"])
@@ -196,7 +196,7 @@ def test_printed_digits_are_prepared_like_user_pictures_and_seeded(tmp_path):
 
 
 def test_printed_dataset_labels_stay_balanced_past_256(monkeypatch):
-    monkeypatch.setattr(realistic, "printed_digit", lambda label, rng, fonts: np.full((28, 28), label))
-    arrays = realistic.printed_dataset(600, seed=0)
+    monkeypatch.setattr(fonts, "printed_digit", lambda label, rng, fonts: np.full((28, 28), label))
+    arrays = fonts.printed_dataset(600, seed=0)
     assert np.array_equal(arrays["x_train"][:, 0, 0], arrays["y_train"])
     assert np.bincount(arrays["y_train"]).tolist() == [60] * 10

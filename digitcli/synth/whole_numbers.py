@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from digitcli.synth import realistic
+from digitcli.synth import encode, fonts, randomness, realistic, scene, strokes
+from digitcli.synth.randomness import Rng
 from digitcli.vision.ops import dilate, erode  # fast grey dilation and erosion
-from digitcli.synth.realistic import Rng
 
 LENGTHS = tuple(range(2, 9))
 # Gap between neighbouring digits' ink, in digit heights: tight handwriting may touch.
@@ -55,31 +55,31 @@ def make_number(rng: Rng, *, force: Mapping[str, str] | None = None) -> NumberSa
     force = dict(force or {})
     length = int(force.pop("length", 0)) or int(rng.choice(LENGTHS))
     number = str(rng.integers(1, 10)) + "".join(str(d) for d in rng.integers(0, 10, length - 1))
-    spacing = force.pop("spacing", None) or realistic._pick(rng, SPACING)
-    rotation = force.pop("rotation", None) or realistic._pick(rng, ROTATIONS)
+    spacing = force.pop("spacing", None) or randomness.pick(rng, SPACING)
+    rotation = force.pop("rotation", None) or randomness.pick(rng, ROTATIONS)
     c = realistic._choose_conditions(rng, realistic.KINDS, force)
     c["rotation"] = rotation
-    width = int(math.exp(rng.uniform(math.log(320), math.log(realistic.MAX_LONG_SIDE))))
+    width = int(math.exp(rng.uniform(math.log(320), math.log(scene.MAX_LONG_SIDE))))
     target = rng.uniform(*NUMBER_FRACTION[c["size"]]) * width  # the number's width in px
-    digit_height = max(realistic.MIN_DIGIT_PX, int(target / (length * 0.8)))
+    digit_height = max(scene.MIN_DIGIT_PX, int(target / (length * 0.8)))
     draw = _handwritten if c["kind"] == "strokes" else _printed
     mask, style = draw(number, digit_height, spacing, rng)
     angle = float(rng.uniform(*ROTATION_DEGREES[rotation]) * rng.choice([-1, 1]))
     mask = mask.rotate(angle, Image.Resampling.BILINEAR, expand=True)
-    if mask.width > 0.96 * realistic.MAX_LONG_SIDE:  # a long number of big digits: make it fit
-        scale = 0.96 * realistic.MAX_LONG_SIDE / mask.width
+    if mask.width > 0.96 * scene.MAX_LONG_SIDE:  # a long number of big digits: make it fit
+        scale = 0.96 * scene.MAX_LONG_SIDE / mask.width
         mask = mask.resize((int(mask.width * scale), max(1, int(mask.height * scale))), Image.Resampling.BOX)
         digit_height = max(1, int(digit_height * scale))
-    width = min(realistic.MAX_LONG_SIDE, max(width, int(mask.width / 0.96) + 1))
+    width = min(scene.MAX_LONG_SIDE, max(width, int(mask.width / 0.96) + 1))
     height = max(int(width / rng.uniform(1.0, 2.2)), int(mask.height / rng.uniform(0.3, 0.8)) + 1, 48)
     planes = _compose(c, mask, (height, width), digit_height, rng)
-    image, options, orientation = realistic._encode(c, planes, rng)
+    image, options, orientation = encode.encode(c, planes, rng)
     details = {
         "style": style, "length": str(length), "spacing": spacing, "angle": f"{angle:.1f}",
         "digit_height": str(digit_height), "width": str(width), "height": str(height),
         "exif_orientation": str(orientation or ""),
     }  # fmt: skip
-    sample = realistic.Sample(-1, {**c, **details}, image, realistic.FORMATS[c["format"]][0], orientation, options)
+    sample = realistic.Sample(-1, {**c, **details}, image, encode.FORMATS[c["format"]][0], orientation, options)
     return NumberSample(number, sample)
 
 
@@ -90,9 +90,9 @@ def _handwritten(number: str, height: int, spacing: str, rng: Rng) -> tuple[Imag
     pen = max(math.exp(rng.uniform(math.log(0.035), math.log(0.15))) * height, 1.5)
     masks = []
     for ch in number:
-        digit_height = max(realistic.MIN_DIGIT_PX, int(height * rng.uniform(0.88, 1.1)))
+        digit_height = max(scene.MIN_DIGIT_PX, int(height * rng.uniform(0.88, 1.1)))
         # Change the stroke width at 4× the size, then shrink: thinned strokes stay solid ink.
-        mask, _ = realistic._draw_strokes(int(ch), 4 * digit_height, rng)
+        mask, _ = strokes.draw_strokes(int(ch), 4 * digit_height, rng)
         mask = _with_pen(mask, 4 * pen)
         size = (max(1, round(mask.width * digit_height / mask.height)), digit_height)
         mask = mask.resize(size, Image.Resampling.BOX)
@@ -121,7 +121,7 @@ def _with_pen(mask: Image.Image, pen: float) -> Image.Image:
 
 def _printed(number: str, height: int, spacing: str, rng: Rng) -> tuple[Image.Image, str]:
     """The number printed in one font (weight, italics and letter spacing drawn at random)."""
-    paths = realistic.font_paths()
+    paths = fonts.font_paths()
     path = paths[rng.integers(len(paths))] if paths else None
     size = min(4 * height, 400)
     font = ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
@@ -149,7 +149,7 @@ def _printed(number: str, height: int, spacing: str, rng: Rng) -> tuple[Image.Im
         line = line.transform((int(line.width + extra) + 2, line.height), Image.Transform.AFFINE, matrix, Image.Resampling.BICUBIC)
         line = line.crop(line.getbbox())
     name = Path(path).stem if path else "pillow-default"
-    return realistic._fit_height(line, int(height * line.height / _digit_height(font))), name
+    return strokes.fit_height(line, int(height * line.height / _digit_height(font))), name
 
 
 def _digit_height(font: ImageFont.FreeTypeFont) -> float:
@@ -182,31 +182,31 @@ def _compose(
     c: Mapping[str, str], mask: Image.Image, shape: tuple[int, int], digit_height: int, rng: Rng
 ) -> np.ndarray:
     """Put the number's mask on paper, board or canvas and light it, as synth does for one digit."""
-    coverage, box = realistic._place(mask, shape, c["size"], rng)
+    coverage, box = scene.place_digit(mask, shape, c["size"], rng)
     stroke = max(1.5, 0.08 * digit_height)
-    blur = realistic._blur_radius(c["blur"], stroke, rng)
-    coverage, box = realistic._pad(coverage, box, shape, math.ceil(2.5 * blur))
+    blur = scene.blur_radius(c["blur"], stroke, rng)
+    coverage, box = scene.pad_box(coverage, box, shape, math.ceil(2.5 * blur))
     x0, y0, x1, y1 = box
     if c["background"] == "transparent":
         image = np.zeros((4, *shape), np.float32)
-        image[:3] = realistic._rgb(realistic.INK_COLOURS[c["ink"]])
+        image[:3] = scene.rgb(scene.INK_COLOURS[c["ink"]])
         image[3, y0:y1, x0:x1] = coverage
         return image
-    image = realistic._background(c["background"], shape, digit_height, blur, rng)
+    image = scene.background(c["background"], shape, digit_height, blur, rng)
     if c["background"] == "paper-on-desk":
-        image = realistic._on_desk(image, box, blur, rng)
+        image = scene.on_desk(image, box, blur, rng)
     region = image[:, y0:y1, x0:x1]
-    colour, coverage = realistic._ink(c, coverage, region, stroke, rng)
-    coverage = realistic._soften(coverage, blur)
-    if c["ink"] in realistic.LIGHT_INKS:
+    colour, coverage = scene.ink_coverage(c, coverage, region, stroke, rng)
+    coverage = scene.soften(coverage, blur)
+    if c["ink"] in scene.LIGHT_INKS:
         region += coverage * (colour - region)
     else:
-        realistic._paint(region, coverage, colour)
+        scene.paint_over(region, coverage, colour)
     if c["noise"] == "specks":
-        dust = realistic._rgb(realistic.INK_COLOURS["chalk" if c["ink"] in realistic.LIGHT_INKS else "black"])
-        image = realistic._specks(image, box, stroke, dust, blur, rng)
-    image = realistic._light(image, c["lighting"], rng)
-    return realistic._noise(image, c["noise"], rng)
+        dust = scene.rgb(scene.INK_COLOURS["chalk" if c["ink"] in scene.LIGHT_INKS else "black"])
+        image = scene.add_specks(image, box, stroke, dust, blur, rng)
+    image = scene.relight(image, c["lighting"], rng)
+    return scene.add_noise(image, c["noise"], rng)
 
 
 def generate(count: int, seed: int, *, force: Mapping[str, str] | None = None) -> Iterator[NumberSample]:
