@@ -1,12 +1,16 @@
 """Opening the files users name, safely: only regular files, never a FIFO or a device, and
-bounded reads; and naming the file when a write fails (a full disk is not a bug)."""
+bounded reads; naming the file when a write fails (a full disk is not a bug); and writing
+atomically, so that readers see the old file or the new one, never a mix."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -100,3 +104,67 @@ def writing(path: Path | str, what: str = ""):
         label = f"{what} {path}" if what else str(path)
         hint = "; free some space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
         raise OutputError(f"cannot write {label}: {exc.strerror or exc}{hint}") from None
+
+
+# ---------------------------------------------------------------------------- atomic writes
+
+TEMP_SUFFIX = ".tmp"  # of atomic_write's temporary files: `.NAME.XXXXXXXX.tmp`
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write `path` so that readers see the old file or the new one, never a mix.
+
+    The data goes to a temporary file in the same folder (so `os.replace` is a rename on one
+    file system), is flushed and fsynced, and only then replaces the target.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    with writing(path):  # a full disk names the file (exit 10) instead of looking like a bug
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                write(tmp)
+                tmp.flush()
+                os.fchmod(tmp.fileno(), _mode_for(path))
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        fsync_folder(folder)
+
+
+def remove_stale_temps(path: Path, name_glob: str | None = None) -> None:
+    """Remove the temporary files that `atomic_write(path)` leaves behind when it is SIGKILLed.
+
+    Call it only while nobody else can be writing `path` (under its lock): a live writer's file
+    looks the same. `name_glob` stands for `path.name` to cover a family of names (candidates).
+    """
+    name = name_glob or glob.escape(Path(path).name)
+    # mkstemp puts 8 random characters between prefix and suffix: nothing else has this shape.
+    for tmp in Path(path).parent.glob(f".{name}.{'?' * 8}{TEMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep a replaced file's permissions; new files get the usual umask-based ones (mkstemp's
+    private 0600 would hide a shared model from its other users)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from digitcli.network import store
 
-from digitcli.training import promotion
+from digitcli.training import checkpoints, promotion
 from digitcli.cli import app
 from digitcli.errors import ExitCode
 from tests.conftest import REPO
@@ -85,7 +85,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     victim.wait()
     assert victim.returncode == -signal.SIGKILL
     assert not (tmp_path / "resumed.npz").exists()  # nothing half-written at the target
-    checkpoint_meta, _ = store.load_checkpoint(run_dir / "checkpoint.npz")
+    checkpoint_meta, _ = checkpoints.load(run_dir / "checkpoint.npz")
     assert 3 <= checkpoint_meta["epoch"] < 12
 
     cmd, env = cli_process(*common, "--out", tmp_path / "resumed.npz", "--run-dir", run_dir, "--resume")

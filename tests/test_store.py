@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitcli import files
 from digitcli.network import store
 from digitcli.errors import ModelError
 from tests.conftest import random_network
@@ -41,7 +42,7 @@ def test_a_failed_write_leaves_the_old_file_byte_identical(tmp_path):
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        store.atomic_write(path, crash)
+        files.atomic_write(path, crash)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
 

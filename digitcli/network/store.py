@@ -9,13 +9,11 @@ weight arrays are taken from the HDF5 part; no Keras deserialisation runs.
 
 from __future__ import annotations
 
-import glob
 import io
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,76 +29,16 @@ FORMAT = "digitcli-model"
 FORMAT_VERSION = 1
 INPUTS = 784
 CLASSES = 10
-TEMP_SUFFIX = ".tmp"  # of atomic_write's temporary files: `.NAME.XXXXXXXX.tmp`
 
 
 # ---------------------------------------------------------------------------- writing
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write `path` so that readers see the old file or the new one, never a mix.
-
-    The data goes to a temporary file in the same folder (so `os.replace` is a rename on one
-    file system), is flushed and fsynced, and only then replaces the target.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    with files.writing(path):  # a full disk names the file (exit 10) instead of looking like a bug
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                write(tmp)
-                tmp.flush()
-                os.fchmod(tmp.fileno(), _mode_for(path))
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        fsync_folder(folder)
-
-
-def remove_stale_temps(path: Path, name_glob: str | None = None) -> None:
-    """Remove the temporary files that `atomic_write(path)` leaves behind when it is SIGKILLed.
-
-    Call it only while nobody else can be writing `path` (under its lock): a live writer's file
-    looks the same. `name_glob` stands for `path.name` to cover a family of names (candidates).
-    """
-    name = name_glob or glob.escape(Path(path).name)
-    # mkstemp puts 8 random characters between prefix and suffix: nothing else has this shape.
-    for tmp in Path(path).parent.glob(f".{name}.{'?' * 8}{TEMP_SUFFIX}"):
-        tmp.unlink(missing_ok=True)
-
-
-def _mode_for(path: Path) -> int:
-    """Keep a replaced file's permissions; new files get the usual umask-based ones (mkstemp's
-    private 0600 would hide a shared model from its other users)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save(network: Network, path: Path) -> None:
     """Write `network` and its metadata to `path` (an `.npz` model file), atomically."""
     arrays = _arrays(network)
     # Not compressed: float weights shrink by only 8%, and inflating them cost 20 ms of every start.
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    files.atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _arrays(network: Network) -> dict[str, np.ndarray]:
@@ -144,7 +82,7 @@ def save_keras(keras_model, path: Path, network: Network | None = None) -> None:
                 for name, array in extras.items():
                     with archive.open(f"{KERAS_EXTRAS}{name}.npy", "w") as member:
                         np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
-        atomic_write(path, lambda f: f.write(staged.read_bytes()))
+        files.atomic_write(path, lambda f: f.write(staged.read_bytes()))
 
 
 def architecture(network: Network) -> dict:
@@ -482,45 +420,3 @@ def bundled_model_path() -> Path:
         if (folder / BUNDLED_NAME).is_file():
             return folder / BUNDLED_NAME
     return package / "models" / BUNDLED_NAME
-
-
-# ---------------------------------------------------------------------------- checkpoints
-
-CHECKPOINT_FORMAT = "digitcli-checkpoint"
-
-
-def save_checkpoint(path: Path, checkpoint, settings: dict) -> None:
-    """Write a training checkpoint (weights, optimizer state, history) atomically."""
-    meta = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "settings": settings,
-        "epoch": checkpoint.epoch,
-        "history": checkpoint.history,
-        "best_loss": checkpoint.best_loss,
-        "stale_epochs": checkpoint.stale_epochs,
-    }
-    arrays = {"metadata": np.array(json.dumps(meta, sort_keys=True))}
-    groups = {"weights": checkpoint.weights, "optimizer": checkpoint.optimizer,
-              "best": checkpoint.best_weights or []}
-    for group, values in groups.items():
-        for i, value in enumerate(values):
-            arrays[f"{group}.{i:04d}"] = np.asarray(value)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def load_checkpoint(path: Path) -> tuple[dict, dict[str, list[np.ndarray]]]:
-    """Read a checkpoint: (metadata, {"weights": [...], "optimizer": [...], "best": [...]})."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["metadata"]))
-            groups: dict[str, list[np.ndarray]] = {"weights": [], "optimizer": [], "best": []}
-            for name in sorted(npz.files):
-                group = name.split(".")[0]
-                if group in groups:
-                    groups[group].append(npz[name])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: damaged checkpoint ({exc}); start again without --resume") from None
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{path}: not a checkpoint this digitcli can resume from")
-    return meta, groups

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import io
-import itertools
 import math
 import os
 import socket
@@ -20,19 +18,20 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
 
-from digitcli.errors import DataError, DigitcliError, NoDigitError
+from digitcli.errors import DataError
 from digitcli.files import not_regular, open_regular
-from digitcli.predict import IMAGE_SUFFIXES  # the same pictures `predict` reads
+from digitcli.training.labelled import SIDE, checked
+from digitcli.training.csv_source import load_csv
+from digitcli.training.folder_source import ImageLoader, load_folder
 
-SIDE = 28
-PIXELS = SIDE * SIDE
+
 SPLITS = ("train", "test")
 ENV_VAR = "DIGITCLI_DATA"
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -40,28 +39,30 @@ ACCEPTED = (
     "a folder with the four MNIST IDX files (.gz or raw), a Keras-style mnist.npz, "
     "a CSV file (label + 784 pixels) or a folder with 0/ to 9/ image subfolders"
 )
+
+
 OFFLINE_HINT = (
     f"pass --data DIR with the four IDX files, a mnist.npz or a CSV, or set {ENV_VAR}"
 )
+
 
 # (images, labels) file names per split, in the original hyphenated spelling.
 IDX_STEMS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+
+
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x0803 / 0x0801: unsigned bytes, 3 / 1 dimensions
-CSV_CHUNK_ROWS = 4096  # parse CSVs in blocks so a 60k-row file never exists as float64 at once
-# A row of 785 numbers is 2-4 KB, 16 KB even written as "255.000000000"; a longer line is not a
-# row of this format, and reading it whole could take all memory.
-CSV_LINE_MAX = 1 << 16
+
+
 READ_CHUNK = 1 << 22
+
+
 # Deflate cannot expand data more than 1032 times: a gzip file promising more is lying.
 DEFLATE_RATIO_MAX = 1032
-DIGIT_FOLDERS = tuple(str(d) for d in range(10))
 MNIST_HOST = "storage.googleapis.com"  # where keras.datasets.mnist.load_data downloads from
-
 Kind = Literal["idx", "npz", "csv", "folder", "keras"]
-ImageLoader = Callable[[Path], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == has no single truth value
@@ -104,9 +105,9 @@ class Source:
             elif self.kind == "keras":
                 x, y, detail = _load_keras(split)
             elif self.kind == "csv":
-                x, y, detail = _load_csv(self.path)
+                x, y, detail = load_csv(self.path)
             else:
-                x, y, detail, unreadable = _load_folder(self.path, image_loader, skip_unreadable)
+                x, y, detail, unreadable = load_folder(self.path, image_loader, skip_unreadable)
                 return Split(x, y, f"{self.description} ({detail})", tuple(unreadable))
         except OSError as e:  # permissions, I/O errors: still a dataset problem, still one line
             raise DataError(f"{e.filename or self.path}: cannot read ({e.strerror or e})") from e
@@ -154,9 +155,6 @@ def fingerprint(x: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-# --- recognising a path ---------------------------------------------------------------------
-
-
 def _open_path(path: Path) -> Source:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
@@ -191,9 +189,6 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
-# --- one loader per kind; each returns (x, y, detail) already validated ---------------------
-
-
 def _load_idx(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
     images_stem, labels_stem = IDX_STEMS[split]
     images_path, labels_path = _find_idx(folder, images_stem), _find_idx(folder, labels_stem)
@@ -206,7 +201,7 @@ def _load_idx(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
             f"{folder}: {images_path.name} has {len(x)} images "
             f"but {labels_path.name} has {len(y)} labels"
         )
-    x, y = _checked(x, y, str(labels_path))
+    x, y = checked(x, y, str(labels_path))
     return x, y, images_stem.split("-")[0]
 
 
@@ -299,7 +294,7 @@ def _load_npz(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
             raise DataError(f"{path}: damaged .npz archive ({e})") from e
         except (EOFError, zlib.error, zipfile.BadZipFile) as e:
             raise DataError(f"{path}: damaged .npz archive ({e})") from e
-    x, y = _checked(x, y, f"{path} [{split}]")
+    x, y = checked(x, y, f"{path} [{split}]")
     return x, y, split
 
 
@@ -359,180 +354,5 @@ def _load_keras(split: str) -> tuple[np.ndarray, np.ndarray, str]:
     except Exception as e:  # Keras wraps network failures in a bare Exception; all mean "offline"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"could not download MNIST ({reason}); {OFFLINE_HINT}") from e
-    x, y = _checked(arrays[f"x_{split}"], arrays[f"y_{split}"], "Keras MNIST download")
+    x, y = checked(arrays[f"x_{split}"], arrays[f"y_{split}"], "Keras MNIST download")
     return x, y, split
-
-
-def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
-    xs, ys = [], []
-    try:
-        # utf-8-sig drops the byte-order mark spreadsheet programs like to write.
-        with io.TextIOWrapper(open_regular(path, DataError), encoding="utf-8-sig") as f:
-            rows = ((n, line) for n, line in enumerate(_lines(path, f), start=1) if line.strip())
-            first = next(rows, None)
-            if first is None:
-                raise DataError(
-                    f"{path}: empty CSV file (expected rows of label + {PIXELS} pixels)"
-                )
-            if _is_number(first[1].split(",", 1)[0]):  # no header row: the first row is data
-                rows = itertools.chain([first], rows)
-            for chunk in _chunks(rows, CSV_CHUNK_ROWS):
-                values = _parse_csv_chunk(path, chunk)
-                numbers = [n for n, _ in chunk]
-                x, y = _checked(
-                    values[:, 1:], values[:, 0], str(path), where=lambda i: f"line {numbers[i]}"
-                )
-                xs.append(x)
-                ys.append(y)
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not a text CSV file ({e.reason} at byte {e.start})") from e
-    if not xs:
-        raise DataError(f"{path}: empty CSV file (a header but no data rows)")
-    return np.concatenate(xs), np.concatenate(ys), "single split: all rows"
-
-
-def _lines(path: Path, f: io.TextIOBase) -> Iterator[str]:
-    """The lines of `f`, refusing one too long to be a CSV row rather than reading it whole."""
-    for n, line in enumerate(iter(lambda: f.readline(CSV_LINE_MAX + 1), ""), start=1):
-        if len(line) > CSV_LINE_MAX:
-            raise DataError(f"{path}: line {n} is longer than {CSV_LINE_MAX} characters, "
-                            f"too long for a row of label + {PIXELS} pixels")
-        yield line
-
-
-def _chunks(rows: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
-
-
-def _parse_csv_chunk(path: Path, chunk: list[tuple[int, str]]) -> np.ndarray:
-    """Numbers of one block of CSV rows; the slow per-field scan runs only to explain a failure."""
-    for n, line in chunk:
-        columns = line.count(",") + 1
-        if columns != PIXELS + 1:
-            raise DataError(
-                f"{path}: line {n} has {columns} columns, "
-                f"expected {PIXELS + 1} (label + {PIXELS} pixels)"
-            )
-    lines = [line for _, line in chunk]
-    try:
-        return np.loadtxt(lines, delimiter=",", dtype=np.int16, ndmin=2)  # fast path: integers
-    except ValueError:
-        pass
-    try:
-        # Slower, but reads "12.0" as written by some exports; the range check rejects "12.5".
-        return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
-    except ValueError:
-        pass
-    for n, line in chunk:
-        for column, field in enumerate(line.split(","), start=1):
-            if not _is_number(field):
-                raise DataError(
-                    f"{path}: line {n}, column {column}: {field.strip()!r} is not a number"
-                )
-    raise DataError(f"{path}: values NumPy cannot read as numbers")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _load_folder(
-    folder: Path, image_loader: ImageLoader | None, skip_unreadable: bool = False
-) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
-    others = sorted(entry.name + "/" for entry in folder.iterdir() if entry.is_dir()
-                    and entry.name not in DIGIT_FOLDERS and not entry.name.startswith("."))
-    if others:  # in a labelled dataset, a subfolder that is no label is almost surely a mistake
-        one = len(others) == 1
-        raise DataError(f"{folder}: subfolder{'' if one else 's'} {', '.join(others)} "
-                        f"{'is not a digit label' if one else 'are not digit labels'}: a labelled "
-                        f"image folder holds only 0/ to 9/ (move {'it' if one else 'them'} out)")
-    files = [
-        (digit, f)
-        for digit in range(10)
-        if (folder / str(digit)).is_dir()
-        for f in sorted((folder / str(digit)).iterdir())
-        # Not is_file(): a FIFO or device with a picture's name is refused by name, not skipped.
-        if f.suffix.lower() in IMAGE_SUFFIXES and not f.is_dir()
-    ]
-    if not files:
-        raise DataError(
-            f"{folder}: no images in the digit subfolders 0/ to 9/ "
-            f"(looked for {', '.join(IMAGE_SUFFIXES)})"
-        )
-    if image_loader is None:
-        from digitcli.vision.preprocess import load_digit as image_loader  # lazy: Pillow only when needed
-    images, labels, kept, unreadable = [], [], [], []
-    for digit, f in files:
-        try:
-            image = np.asarray(image_loader(f))
-        except NoDigitError as e:
-            if not skip_unreadable:  # training data must be clean: stop rather than skip
-                raise DataError(f"{f}: cannot use as a training image: {_unnamed(e, f)}") from e
-            unreadable.append(str(e))
-            continue
-        except DigitcliError as e:
-            raise DataError(f"{f}: cannot use as a training image: {_unnamed(e, f)}") from e
-        if image.shape != (SIDE, SIDE):
-            raise DataError(
-                f"{f}: image has shape {image.shape} after loading, expected {SIDE}x{SIDE}"
-            )
-        images.append(image)
-        labels.append(digit)
-        kept.append(f)
-    if not images:
-        raise DataError(f"{folder}: no digit found in any of its {len(files)} pictures")
-    x, y = _checked(np.stack(images), np.array(labels, np.uint8), str(folder),
-                    where=lambda i: str(kept[i]))
-    return x, y, "single split: all images", unreadable
-
-
-def _unnamed(error: Exception, path: Path) -> str:
-    """The error's message without its leading "path: ", which ours already says."""
-    return str(error).removeprefix(f"{path}: ")
-
-
-# --- validation shared by every loader ------------------------------------------------------
-
-
-def _checked(
-    x: np.ndarray, y: np.ndarray, name: str, where: Callable[[int], str] = lambda i: f"sample {i}"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate images and labels; return them as uint8 (N, 784) and uint8 (N,)."""
-    if y.ndim != 1:
-        raise DataError(f"{name}: labels must be a 1-D array, found shape {y.shape}")
-    if not (x.ndim == 3 and x.shape[1:] == (SIDE, SIDE) or x.ndim == 2 and x.shape[1] == PIXELS):
-        raise DataError(
-            f"{name}: images must be {SIDE}x{SIDE} ({PIXELS} pixels), found shape {x.shape}"
-        )
-    if len(x) != len(y):
-        raise DataError(f"{name}: {len(x)} images but {len(y)} labels")
-    if len(y) == 0:
-        raise DataError(f"{name}: no samples")
-    x = _as_uint8(x.reshape(len(x), PIXELS), 255, "pixel value", name, where)
-    return x, _as_uint8(y, 9, "label", name, where)
-
-
-def _as_uint8(
-    a: np.ndarray, top: int, what: str, name: str, where: Callable[[int], str]
-) -> np.ndarray:
-    """`a` as uint8 after checking every value is a whole number in 0..top."""
-    if a.dtype == np.uint8 and top == 255:  # every byte is a valid pixel: skip the scan
-        return a
-    if a.dtype.kind not in "iuf":
-        raise DataError(f"{name}: {what}s must be numbers, found {a.dtype}")
-    with np.errstate(invalid="ignore"):
-        bad = (a < 0) | (a > top)
-        if a.dtype.kind == "f":
-            bad |= a != np.floor(a)  # NaN is unequal to itself, so it is caught here too
-    if bad.any():
-        k = int(np.argmax(bad.ravel()))
-        value = a.ravel()[k]
-        shown = f"{value:g}" if a.dtype.kind == "f" else str(value)
-        row = k // (a.size // len(a))
-        raise DataError(f"{name}: {where(row)} has {what} {shown}, expected a whole number 0-{top}")
-    return a.astype(np.uint8, copy=False)

@@ -131,8 +131,8 @@ def recover(target: Path) -> bool:
     """
     stem = glob.escape(_stem(target))
     for name in (target, previous_path(target), _staging_path(target)):
-        store.remove_stale_temps(name)
-    store.remove_stale_temps(target, f"{stem}.candidate-*.npz")
+        files.remove_stale_temps(name)
+    files.remove_stale_temps(target, f"{stem}.candidate-*.npz")
     swap, previous = _staging_path(target), previous_path(target)
     if not swap.exists():
         return False
@@ -150,10 +150,10 @@ def _staging_path(target: Path) -> Path:
 def _copy(source: Path, destination: Path) -> None:
     """Copy a model file atomically, refusing a FIFO or device (reading one would hang)."""
     with files.open_regular(source, ModelError) as f:
-        store.atomic_write(destination, lambda out: shutil.copyfileobj(f, out))
+        files.atomic_write(destination, lambda out: shutil.copyfileobj(f, out))
 
 
 def _rename(source: Path, destination: Path) -> None:
     with files.writing(destination):
         os.replace(source, destination)
-        store.fsync_folder(destination.parent)  # before the next rename: keep their order on disk
+        files.fsync_folder(destination.parent)  # before the next rename: keep their order on disk

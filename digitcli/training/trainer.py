@@ -24,7 +24,7 @@ from digitcli import __version__, files
 
 from digitcli.network import calibration, rejection, store
 
-from digitcli.training import data, promotion, runrecord
+from digitcli.training import checkpoints, data, promotion, runrecord
 from digitcli.training.augment import AugmentConfig
 from digitcli.config import TrainConfig
 from digitcli.errors import ModelError, OutputError, UsageError
@@ -166,7 +166,7 @@ def _run_locked(plan: Plan, target: Path, on_epoch, run_lock: ExitStack) -> Resu
     started = time.perf_counter()
     network, history = model.train(
         x, y, config, validation=validation, init=init, resume=checkpoint, on_epoch=on_epoch,
-        on_checkpoint=lambda c: store.save_checkpoint(run_dir / CHECKPOINT, c, settings),
+        on_checkpoint=lambda c: checkpoints.save(run_dir / CHECKPOINT, c, settings),
     )
     seconds = time.perf_counter() - started
     network, calibration_record = calibrate(network, x, validation, x_test, y_test)
@@ -229,7 +229,7 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
         path = folder / CHECKPOINT
         if not path.exists():
             continue
-        meta, arrays = store.load_checkpoint(path)
+        meta, arrays = checkpoints.load(path)
         if meta["settings"] != settings:
             if plan.run_dir:
                 raise UsageError(f"{path}: was made with other settings or data; cannot resume it")
@@ -256,7 +256,7 @@ def _run_dir_and_checkpoint(plan: Plan, settings: dict):
 def _remove_stale_temps(run_dir: Path) -> None:
     """A killed run's temporary files in its folder (call under the folder's lock)."""
     for name in (CHECKPOINT, PROMOTION):
-        store.remove_stale_temps(run_dir / name)
+        files.remove_stale_temps(run_dir / name)
 
 
 def new_run_dir() -> Path:
@@ -281,7 +281,7 @@ def _write_promotion(run_dir: Path, candidate: Path, target: Path, *, promoted: 
     if not promoted:
         record["note"] = "promoted once the candidate file is gone (renamed to the target)"
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    store.atomic_write(run_dir / PROMOTION, lambda f: f.write(text.encode()))
+    files.atomic_write(run_dir / PROMOTION, lambda f: f.write(text.encode()))
 
 
 def _promoted_at(run_dir: Path) -> str | None:
