@@ -7,6 +7,7 @@ options are in options.py.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -177,9 +178,12 @@ def evaluate(
     from digitcli.output import records, tables
     from digitcli.training import data
     from digitcli.network.rejection import Judge
+    from digitcli.network.choice import chosen_input
 
     network = _load_model(model)
-    split = data.load_split(data_source, "test", skip_unreadable=True)
+    # Pictures in a labelled folder are read as `predict` reads them.
+    split = data.load_split(data_source, "test", skip_unreadable=True,
+                            image_loader=functools.partial(chosen_input, network=network))
     z = metrics.logits(network, split.x)
     evaluation = metrics.score(z, split.y)
     unreadable = len(split.unreadable)

@@ -254,7 +254,7 @@ class ChunkPredictor:
 
     def __call__(self, items: list[Item], first_index: int) -> list[tuple[Prediction | NumberPrediction, str | None]]:
         classify = _classify_numbers if self.number else _classify
-        outcomes = load_chunk(items, mode=self.mode, number=self.number)
+        outcomes = load_chunk(items, mode=self.mode, number=self.number, network=self.network)
         predictions = classify(items, outcomes, self.network, self.save_dir, first_index, self.judge)
         return [(p, self.text(p) if self.text else None) for p in predictions]
 
@@ -308,18 +308,17 @@ def _in_order(pool, function, tasks: list, window: int) -> Iterator:
         yield pending.popleft().result()
 
 
-def load_chunk(items: list[Item], *, mode: str, number: bool = False) -> list:
-    """Prepare each item's 28×28 input (with `number`: its Segmentation), or say why it failed.
-
-    Runs in worker processes.
+def load_chunk(items: list[Item], *, mode: str, network: Network, number: bool = False) -> list:
+    """Prepare each item's 28×28 input, chosen by `network` among its candidates (with `number`:
+    its Segmentation), or say why it failed. Runs in worker processes.
     """
     readable = [item.path for item in items if item.error is None]
     if number:
         found = (_segment(path) for path in readable)
     else:
-        from digitcli.vision.preprocess import load_digits
+        from digitcli.network.choice import chosen_inputs
 
-        found = iter(load_digits(readable, mode=mode))
+        found = iter(chosen_inputs(readable, network, mode=mode))
     outcomes: list = []
     for item in items:
         outcome = item.error if item.error is not None else next(found)

@@ -41,10 +41,10 @@ def describe(network: Network) -> dict:
 
 def trace(network: Network, image: Path) -> dict:
     """The 28×28 input x the network sees for `image`, then a[1], a[2], …, the logits z, softmax."""
-    from digitcli.vision.preprocess import load_digit
+    from digitcli.network.choice import chosen_input
     from digitcli.network.rejection import Judge
 
-    pixels = load_digit(image)
+    pixels = chosen_input(image, network)
     outputs = network.activations(pixels[None])
     z = outputs[-1][0]
     probabilities, reasons = Judge().classify(network, pixels[None])

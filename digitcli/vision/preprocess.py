@@ -45,7 +45,7 @@ A 28×28 MNIST picture costs about 5 µs when load_digits tests a batch of them 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ from digitcli.errors import DigitcliError, NoDigitError, UsageError
 from digitcli.vision.ops import as_unit_float, resize, to_uint8
 from digitcli.vision.frame import SIZE, digit_input, mnist_like
 from digitcli.vision.find import locate_ink
+from digitcli.vision.candidates import Candidates, propose
 from digitcli.vision.decode import open_gray
 
 
@@ -85,8 +86,13 @@ def load_digit(path: Path, *, mode: str = "auto") -> np.ndarray:
     return outcome
 
 
-def load_digits(paths: Sequence[Path | str], *, mode: str = "auto") -> list[np.ndarray | DigitcliError]:
+def load_digits(paths: Sequence[Path | str], *, mode: str = "auto",
+                contest: Callable[[np.ndarray], bool] | None = None) -> list[np.ndarray | Candidates | DigitcliError]:
     """load_digit for many files: each one's 28×28 uint8, or the error that stopped it, in order.
+
+    With `contest`, each picture's Candidates instead, for network.choice to choose from: only the
+    detailed search's input unless contest(that input) is true or the search found nothing (and
+    only the picture itself for mode "none" and for an MNIST-like picture).
 
     The MNIST-like test runs once for all the 28×28 pictures: on a folder of MNIST PNGs, NumPy's
     per-call overhead would otherwise cost half as much as decoding them. Larger pictures are
@@ -105,18 +111,33 @@ def load_digits(paths: Sequence[Path | str], *, mode: str = "auto") -> list[np.n
             small.append(len(outcomes))
             outcomes.append(gray)
         else:
-            outcomes.append(_prepared(path, gray, mode))
+            outcomes.append(_prepared(path, gray, mode, contest))
     if small:
         stack = np.stack([outcomes[i] for i in small])
         for i, like, pixels in zip(small, mnist_like(stack), to_uint8(stack)):
-            outcomes[i] = pixels if like else _prepared(paths[i], outcomes[i], mode)
+            if like:
+                outcomes[i] = pixels if contest is None else Candidates(pixels[None], ("as-is",))
+            else:
+                outcomes[i] = _prepared(paths[i], outcomes[i], mode, contest)
     return outcomes
 
 
-def _prepared(path: Path | str, gray: np.ndarray, mode: str) -> np.ndarray | NoDigitError:
-    """to_mnist, with "no digit" as a value naming the file."""
+def _prepared(path: Path | str, gray: np.ndarray, mode: str,
+              contest: Callable[[np.ndarray], bool] | None) -> np.ndarray | Candidates | NoDigitError:
+    """to_mnist (with `contest`: the candidates, see load_digits), with "no digit" as a value naming the file."""
     try:
-        return to_mnist(gray, mode=mode)
+        if contest is None:
+            return to_mnist(gray, mode=mode)
+        if mode == "none":
+            return Candidates(to_mnist(gray, mode=mode)[None], (mode,))
+        gray = as_unit_float(gray)
+        try:
+            searched = _normalise(gray)  # MNIST-like pictures were kept as they are already
+        except NoDigitError:
+            searched = None
+        if searched is not None and not contest(searched):
+            return Candidates(searched[None], ("search",))
+        return propose(gray, searched)
     except NoDigitError as err:
         return NoDigitError(f"{path}: {err}")
 
