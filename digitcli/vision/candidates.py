@@ -19,8 +19,8 @@ import numpy as np
 from digitcli.errors import NO_DIGIT, NoDigitError
 from digitcli.vision.find import Found, Ink, WORK_SIZE
 from digitcli.vision.frame import digit_input
-from digitcli.vision.ops import shrink
-from digitcli.vision.paper import against_paper, fit_paper, ink_level, pixel_noise
+from digitcli.vision.ops import shrink, to_uint8
+from digitcli.vision.paper import Paper, against_paper, fit_paper, ink_level, pixel_noise
 
 SPECK = 0.03  # components whose longer side is under this share of the picture's are specks
 NEAR = 0.25  # components within this share of the main one's size of its box belong with it
@@ -43,29 +43,43 @@ def propose(gray: np.ndarray, searched: np.ndarray | None) -> Candidates:
     sources = [] if searched is None else ["search"]
     factor = max(1, -(-max(gray.shape) // WORK_SIZE))
     small = shrink(gray, factor)
-    paper = fit_paper(gray)
-    residual = against_paper(small, paper, factor)
-    noise = pixel_noise(residual)
-    for sign in (-1.0, 1.0):
-        ink = sign * residual
-        try:
-            level = ink_level(ink, noise)
-        except NoDigitError:
-            continue
-        seen: list[np.ndarray] = []
-        for threshold, mask in _masks(ink, max(level / 2, 3 * noise), noise):
-            for grouping, keep in _groupings(mask):
-                if any(np.array_equal(keep, other) for other in seen):
-                    continue
-                seen.append(keep)
-                try:
-                    pixels.append(digit_input(Found(gray, Ink(keep, paper, sign, level), factor, (0, 0))))
-                except NoDigitError:
-                    continue
-                sources.append(f"{threshold}-{grouping}-{'light' if sign > 0 else 'dark'}")
+    for surface, paper in (("fitted", fit_paper(gray)), ("flat", _flat_paper(small, gray.shape))):
+        residual = against_paper(small, paper, factor)
+        noise = pixel_noise(residual)
+        for sign in (-1.0, 1.0):
+            ink = sign * residual
+            try:
+                level = ink_level(ink, noise)
+            except NoDigitError:
+                continue
+            seen: list[np.ndarray] = []
+            for threshold, mask in _masks(ink, max(level / 2, 3 * noise), noise):
+                for grouping, keep in _groupings(mask):
+                    if any(np.array_equal(keep, other) for other in seen):
+                        continue
+                    seen.append(keep)
+                    try:
+                        pixels.append(digit_input(Found(gray, Ink(keep, paper, sign, level), factor, (0, 0))))
+                    except NoDigitError:
+                        continue
+                    sources.append(f"{surface}-{threshold}-{grouping}-{'light' if sign > 0 else 'dark'}")
     if not pixels:
         raise NoDigitError(NO_DIGIT)
     return Candidates(np.stack(pixels), tuple(sources))
+
+
+def _flat_paper(small: np.ndarray, shape: tuple[int, int]) -> Paper:
+    """Paper of one brightness: the typical value of the larger side of Otsu's split of the picture.
+
+    The fitted surface bends to follow ink that covers much of a tight crop (the ring of a 0 that
+    touches every edge); a flat paper cannot."""
+    values = to_uint8(small)
+    level, _ = cv2.threshold(values, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    above = values > level
+    side = above if np.count_nonzero(above) * 2 >= values.size else ~above
+    coef = np.zeros((3, 3))
+    coef[0, 0] = float(np.median(small[side]))
+    return Paper(coef, shape)
 
 
 def _masks(ink: np.ndarray, floor: float, noise: float) -> list[tuple[str, np.ndarray]]:
