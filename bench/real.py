@@ -119,7 +119,7 @@ HEADER = ["set", "pictures", "top guess right", "unsure", "right among \"ok\"", 
 
 
 def _share(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}% ({part})" if whole else "–"
+    return f"{100 * part / whole:.1f}% ({part}/{whole})" if whole else "–"
 
 
 def png_bytes(picture: np.ndarray) -> bytes:
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         # Notes written by people below NOTES survive a rerun; the rest is this run's.
         kept = args.out.read_text().partition(NOTES)[1:] if args.out.is_file() else ("", "")
         args.out.write_text(
-            f"# digitcli on real pictures\n\n`{command.strip()}`: model {model_label(args.model)}, "
+            f"# digitcli on real pictures\n\n`{command.strip()}` with {model_label(args.model)}, "
             f"{time.perf_counter() - started:.0f} s in all (\"predict s\": wall time of each "
             f"`digitcli predict` process).\n\n{table}\n"
             "\"unsure\" pictures still have a top guess, counted in \"top guess right\"; \"no digit\" "

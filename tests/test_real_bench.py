@@ -63,7 +63,7 @@ def test_scoring_counts_right_unsure_ok_and_confusions():
     assert (score.ok, score.ok_right) == (2, 1)
     assert score.confusions == {(3, 5): 2, (4, None): 1}
     row = score.row("set")
-    assert row[2] == "40.0% (2)" and row[3] == "40.0% (2)" and row[4] == "50.0% (1)"
+    assert row[2] == "40.0% (2/5)" and row[3] == "40.0% (2/5)" and row[4] == "50.0% (1/2)"
     assert row[6] == "3→5 ×2, 4→none ×1"
 
 
@@ -75,7 +75,7 @@ def test_scoring_stops_when_a_picture_has_no_record():
 def test_markdown_table_has_a_header_and_a_row_per_set():
     table = real.markdown_table([real.score(_records(("a.png", "ok", 7)), {"a.png": 7}).row("x", 1.0)])
     lines = table.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("| set |") and lines[2].startswith("| x | 1 | 100.0% (1)")
+    assert len(lines) == 3 and lines[0].startswith("| set |") and lines[2].startswith("| x | 1 | 100.0% (1/1)")
 
 
 def test_sudoku_labels_are_26_valid_givens():
