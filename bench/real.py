@@ -327,13 +327,17 @@ def main(argv: list[str] | None = None) -> int:
         root = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="digitcli-real-")))
         for name, pictures in sets.items():
             folder = root / re.sub(r"\W+", "-", name).strip("-")
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("*.png"):  # a previous run's pictures (only PNGs: a --workdir is the user's)
+                old.unlink()
             for picture in pictures:
                 (folder / picture.name).write_bytes(picture.png)
             began = time.perf_counter()
-            result = score(predict_records(folder, args.model), {p.name: p.label for p in pictures})
+            try:
+                result = score(predict_records(folder, args.model), {p.name: p.label for p in pictures})
+            except RuntimeError as error:  # digitcli failed as a whole (a bad --model, say)
+                print(f"real.py: {name}: {error}", file=sys.stderr)
+                return 1
             seconds = time.perf_counter() - began
             rows.append(result.row(name, seconds))
             print(f"{name}: {result.right}/{result.count} right, {result.unsure} unsure, "
