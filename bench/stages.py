@@ -5,7 +5,9 @@
 Single process, in-process timers (perf_counter), medians and totals per stage: decode is
 `open_gray` with digitcli's draft size, preprocess is `to_mnist` (or, for 28×28 pictures, the
 batched MNIST-like test of `load_digits`), forward is one `judge.classify` per 64 inputs, as
-predict's chunks. With --profile N, the N functions with the most own time are printed.
+predict's chunks (for 28×28 pictures the files are decoded twice: alone, then in load_digits,
+so "in all" counts decoding twice). With --profile N, the N functions with the most own time
+are printed.
 Not part of the test suite.
 """
 
