@@ -24,6 +24,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 # products, small enough to keep workers evenly busy and memory flat. (Records do not depend on
 # it: the forward pass is exact, see infer.py.)
 CHUNK = 64
+# With workers, at least this many tasks per worker: a task of 64 photos takes a second or more,
+# and a worker idle beside the last one would cost up to that much at the end of a batch.
+TASKS_PER_WORKER = 32
 # fork starts workers in milliseconds with nothing to re-import; elsewhere, the safe default.
 _START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
@@ -202,7 +205,8 @@ def predict_with_text(
     With `workers` > 1, chunks are done whole (decode, preprocess, forward pass, record text) in
     that many processes and come back in order: this process only writes.
     """
-    chunks = [(items[i : i + CHUNK], i) for i in range(0, len(items), CHUNK)]
+    size = CHUNK if workers <= 1 else max(1, min(CHUNK, -(-len(items) // (workers * TASKS_PER_WORKER))))
+    chunks = [(items[i : i + size], i) for i in range(0, len(items), size)]
     predictor = ChunkPredictor(network, judge, mode, number, save_dir, text)
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:

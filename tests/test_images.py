@@ -208,3 +208,23 @@ def test_pillow_warning_filter_does_not_leak(tmp_path, seven):
     before = list(warnings.filters)
     open_gray(save_variant(seven, tmp_path, "L.png"))
     assert warnings.filters == before
+
+
+@pytest.mark.parametrize("where", ["png-exif", "png-xmp"])
+def test_orientation_outside_jpeg_still_turns_the_picture(tmp_path: Path, seven: Image.Image, where: str):
+    """A PNG stored sideways with orientation 6 (in an eXIf chunk, or in XMP) opens upright, like the plain PNG."""
+    from PIL import PngImagePlugin
+
+    upright = open_gray(save_variant(seven, tmp_path, "L.png"))
+    sideways = seven.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    if where == "png-exif":
+        path = tmp_path / "sideways.png"
+        sideways.save(path, exif=exif.tobytes())
+    else:
+        path = tmp_path / "sideways-xmp.png"
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>')
+        sideways.save(path, pnginfo=info)
+    assert np.array_equal(open_gray(path), upright)

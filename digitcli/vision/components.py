@@ -109,12 +109,14 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     # So is a slanted one (the edge of a sheet or desk, a shadow's rim), which the box test misses,
     # and a band crossing from one side to the opposite one (a strip of desk beside a sheet): a
     # digit that crosses the picture is a tight crop, where it is all there is (see below).
-    thinness = line_thinness(labels)
     crosses = ((top == 0) & (bottom == h)) | ((left == 0) & (right == w))
+    long_line = long_side >= 0.3 * max(h, w)
+    # Only these few can be lines: their thinness alone is measured (the rest read as inf).
+    thinness = line_thinness(labels, which=(touches & (spans | crosses)) | long_line)
     line = touches & (across | (spans & (thinness <= 0.1)) | (crosses & (thinness <= 0.25)))
     # A ruled or margin line that fades out before the picture's edge (vignetting, uneven light) is
     # still far straighter and thinner for its length than a digit's stroke, even a 1's.
-    line |= (long_side >= 0.3 * max(h, w)) & (thinness <= THIN_LINE)
+    line |= long_line & (thinness <= THIN_LINE)
     clutter = (contact >= 0.35 * (2 * (h + w) - 4)) | (touches & (fill >= 0.6) & spans) | line
     if ruled_out is not None:
         clutter |= np.bincount(image[ruled_out], minlength=n + 1)[1:] > 0
@@ -139,22 +141,37 @@ def components(mask: np.ndarray, ruled_out: np.ndarray | None = None) -> Compone
     return Components(labels, area, top, bottom, left, right, touches, line, clutter, score, main)
 
 
-def line_thinness(labels: _Labels) -> np.ndarray:
+def line_thinness(labels: _Labels, which: np.ndarray | None = None) -> np.ndarray:
     """Each component's width across its main axis over its length along it (from second moments).
 
     About thickness / length for a straight band whatever its slant; far more for a digit, whose
-    strokes turn (a 1 is a line, but one that rarely spans the picture).
+    strokes turn (a 1 is a line, but one that rarely spans the picture).  With `which` (a mask
+    over the components), only those are measured, inside their boxes, and the rest read as inf:
+    the same sums in the same order (bincount adds in raster order), so the same values.
     """
-    rows, cols = np.nonzero(labels.image)
-    which = labels.image[rows, cols]
-    x, y = cols.astype(np.float64), rows.astype(np.float64)
-    sums = [np.bincount(which, weights=v, minlength=labels.count + 1)[1:] for v in (x, x * x, y, y * y, x * y)]
+    if which is None:
+        rows, cols = np.nonzero(labels.image)
+        label = labels.image[rows, cols]
+        x, y = cols.astype(np.float64), rows.astype(np.float64)
+        sums = [np.bincount(label, weights=v, minlength=labels.count + 1)[1:] for v in (x, x * x, y, y * y, x * y)]
+    else:
+        sums = [np.zeros(labels.count) for _ in range(5)]
+        for i in np.flatnonzero(which):
+            t, b, l, r = labels.top[i], labels.bottom[i], labels.left[i], labels.right[i]
+            rows, cols = np.nonzero(labels.image[t:b, l:r] == i + 1)
+            x, y = (cols + l).astype(np.float64), (rows + t).astype(np.float64)
+            first = np.zeros(len(x), np.intp)
+            for total, v in zip(sums, (x, x * x, y, y * y, x * y)):
+                total[i] = np.bincount(first, weights=v, minlength=1)[0]
     area = labels.area
     mx, my = sums[0] / area, sums[2] / area
     vxx, vyy, vxy = sums[1] / area - mx**2, sums[3] / area - my**2, sums[4] / area - mx * my
     # Eigenvalues of the covariance: the spreads along the main axis and across it.
     mean, diff = (vxx + vyy) / 2, np.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
-    return np.sqrt(np.clip(mean - diff, 0, None) / np.maximum(mean + diff, 1e-12))
+    thinness = np.sqrt(np.clip(mean - diff, 0, None) / np.maximum(mean + diff, 1e-12))
+    if which is not None:
+        thinness[~which] = np.inf
+    return thinness
 
 
 def digit_mask(mask: np.ndarray) -> np.ndarray:

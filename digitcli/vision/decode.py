@@ -91,8 +91,17 @@ def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
+# Where Pillow's getexif finds an orientation: EXIF bytes (JPEG, PNG eXIf, WebP), a PNG text
+# chunk, XMP, and a TIFF's own tags (`tag_v2`).
+_ORIENTATION_INFO = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+
+
 def _apply_exif_orientation(img: Image.Image) -> None:
     """Turn a phone photo upright as viewers show it; a damaged EXIF block is no reason to refuse the pixels."""
+    if not hasattr(img, "tag_v2") and not any(key in img.info for key in _ORIENTATION_INFO):
+        # Nothing to read an orientation from (a plain PNG): building the empty Exif costs
+        # about as much as the rest of opening a 28×28 picture beyond decoding it.
+        return
     try:
         ImageOps.exif_transpose(img, in_place=True)
     except (*_DECODE_ERRORS, KeyError, TypeError):
@@ -107,7 +116,10 @@ def _luminance(img: Image.Image) -> np.ndarray:
         alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
         return _flatten_alpha(_rgb_luma(np.asarray(rgba)[..., :3]), alpha)
     if mode == "L":
-        return np.asarray(img, dtype=np.float32) / 255
+        # Divided in place: a second full-size float array would cost its allocation and page faults.
+        lum = np.asarray(img).astype(np.float32)
+        lum /= 255
+        return lum
     if mode == "1":
         return np.asarray(img.convert("L"), dtype=np.float32) / 255
     if mode.startswith("I;16"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -27,9 +27,18 @@ class Paper:
     shape: tuple[int, int]  # full picture (height, width)
     local: np.ndarray | None = None  # what the quadratic misses (hard shadows), sampled every `factor` px
     factor: int = 1
+    # The search asks for the same whole-picture surface several times (each look, each residual).
+    _made: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def surface(self, top: int, bottom: int, left: int, right: int, step: int = 1) -> np.ndarray:
-        """Evaluate the surface at the centres of step×step blocks covering [top:bottom, left:right]."""
+        """Evaluate the surface at the centres of step×step blocks covering [top:bottom, left:right] (read-only)."""
+        key = (top, bottom, left, right, step)
+        if key not in self._made:
+            self._made[key] = self._evaluate(top, bottom, left, right, step)
+            self._made[key].flags.writeable = False
+        return self._made[key]
+
+    def _evaluate(self, top: int, bottom: int, left: int, right: int, step: int) -> np.ndarray:
         v = self._axis(top, bottom, step, self.shape[0])
         u = self._axis(left, right, step, self.shape[1])
         smooth = np.vander(v, 3, increasing=True) @ self.coef @ np.vander(u, 3, increasing=True).T
