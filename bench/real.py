@@ -244,9 +244,10 @@ def sudoku_cells(photo: np.ndarray) -> list[Picture]:
 
 # ----------------------------------------------------------------------------- running, scoring
 
-def predict_records(folder: Path, model: Path | None) -> list[dict]:
+def predict_records(folder: Path, model: Path | None, preprocess: str = "auto") -> list[dict]:
     """`python -m digitcli predict FOLDER --format jsonl`, as a user runs it; its records."""
-    command = [sys.executable, "-m", "digitcli", "predict", str(folder), "--format", "jsonl"]
+    command = [sys.executable, "-m", "digitcli", "predict", str(folder), "--format", "jsonl",
+               "--preprocess", preprocess]
     env = dict(os.environ)
     if model:
         command += ["--model", str(model)]
@@ -304,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated, from: " + ", ".join(SETS))
     parser.add_argument("--model", type=Path, help="model file (default: the bundled model)")
+    parser.add_argument("--preprocess", choices=("auto", "choose"), default="auto",
+                        help="digitcli predict's --preprocess (default: auto)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "digitcli-bench",
                         help="where the pyclustering sdist is kept (default: %(default)s)")
     parser.add_argument("--sudoku", type=Path, help=f"the sudoku photo (default: {SUDOKU_FILE})")
@@ -334,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 (folder / picture.name).write_bytes(picture.png)
             began = time.perf_counter()
             try:
-                result = score(predict_records(folder, args.model), {p.name: p.label for p in pictures})
+                result = score(predict_records(folder, args.model, args.preprocess), {p.name: p.label for p in pictures})
             except RuntimeError as error:  # digitcli failed as a whole (a bad --model, say)
                 print(f"real.py: {name}: {error}", file=sys.stderr)
                 return 1

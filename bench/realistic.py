@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", type=Path, default=store.bundled_model_path())
+    parser.add_argument("--preprocess", choices=("auto", "choose"), default="auto",
+                        help="predict's --preprocess (default: auto)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("REALISTIC.md"))
     parser.add_argument("--images", type=Path, help="keep the pictures in this folder and reuse "
                         "them on the next run with the same --count, --seed and --force (faster)")
@@ -59,7 +61,7 @@ def main() -> None:
         rows = list(csv.DictReader(open(labels_csv)))
         items = collect([str(folder)], recursive=True)
         results = {os.path.relpath(p.path, folder): p
-                   for p in predict(items, network, workers=default_workers())}
+                   for p in predict(items, network, mode=args.preprocess, workers=default_workers())}
     right = [results[row["path"]].digit == int(row["label"]) for row in rows]
     errors = sum(results[row["path"]].status == "error" for row in rows)
     unsure = sum(results[row["path"]].status == "unsure" for row in rows)  # still has a digit
@@ -78,6 +80,7 @@ def main() -> None:
              f"Model `{args.model.name}`; {len(rows):,} generated pictures, seed {args.seed}"
              + "".join(f", {k} {v}" for k, v in force.items())
              + f" (`python bench/realistic.py --count {args.count} --seed {args.seed}"
+             + (f" --preprocess {args.preprocess}" if args.preprocess != "auto" else "")
              + "".join(f" --force {k}={v}" for k, v in force.items()) + "`).\n",
              "| set | accuracy |", "| --- | ---: |",
              f"| realistic pictures | {sum(right) / len(rows):.2%} ({errors} not found, {unsure} unsure) |",

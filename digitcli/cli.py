@@ -81,7 +81,9 @@ def predict(
                              format_option(rich_help_panel=OUTPUT)] = PredictFormat.table,
     preprocess: Annotated[Preprocess, typer.Option(
         case_sensitive=False,
-        help="auto: find the digit and prepare it the MNIST way; none: only resize to 28×28 "
+        help="auto: find the digit and prepare it the MNIST way; choose: the same, but where the "
+             "network is unsure of the result it picks among other cuts of the picture (reads more "
+             "digits, and more non-digits as digits: see the README); none: only resize to 28×28 "
              "(for inputs that are already MNIST-like).")] = Preprocess.auto,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
         rich_help_panel=OUTPUT,
@@ -109,7 +111,7 @@ def predict(
     from digitcli.network.rejection import Judge
 
     if number and preprocess is not Preprocess.auto:
-        raise UsageError("--number finds the digits itself; it cannot be used with --preprocess none")
+        raise UsageError(f"--number finds the digits itself; it cannot be used with --preprocess {preprocess.value}")
     stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
     items = batch.collect(paths, recursive=recursive, stdin=stdin)
     if not items:  # only `-` can give none

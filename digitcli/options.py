@@ -28,6 +28,7 @@ class PredictFormat(str, Enum):
 
 class Preprocess(str, Enum):
     auto = "auto"
+    choose = "choose"
     none = "none"
 
 

@@ -114,3 +114,18 @@ def test_an_mnist_picture_is_read_as_it_is(network, mnist_dir, tmp_path):
     path = tmp_path / "digit.png"
     Image.fromarray(picture).save(path)
     assert np.array_equal(chosen_input(path, network), picture)
+
+
+def test_predict_chooses_among_candidates_only_when_asked(tmp_path):
+    from typer.testing import CliRunner
+
+    from digitcli.cli import app
+
+    Image.fromarray((framed_digit("4") * 255).astype(np.uint8)).save(tmp_path / "meter.png")
+    for mode in ("auto", "choose"):
+        result = CliRunner().invoke(app, ["predict", str(tmp_path / "meter.png"), "--format", "jsonl",
+                                          "--preprocess", mode])
+        assert result.exit_code == 0, result.output
+        assert '"digit":4' in result.output.replace(" ", "")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "meter.png"), "--number", "--preprocess", "choose"])
+    assert result.exit_code == 2 and "--preprocess choose" in result.output

@@ -17,12 +17,13 @@ import cv2
 import numpy as np
 
 from digitcli.errors import NO_DIGIT, NoDigitError
-from digitcli.vision.find import Found, Ink, WORK_SIZE
+from digitcli.vision.find import Found, Ink
 from digitcli.vision.frame import digit_input
 from digitcli.vision.ops import shrink, to_uint8
 from digitcli.vision.paper import Paper, against_paper, fit_paper, ink_level, pixel_noise
 
 SPECK = 0.03  # components whose longer side is under this share of the picture's are specks
+CANDIDATE_SIZE = 256  # the masks are made on a copy at most this many px across (the search's: 512)
 NEAR = 0.25  # components within this share of the main one's size of its box belong with it
 
 
@@ -41,7 +42,7 @@ def propose(gray: np.ndarray, searched: np.ndarray | None) -> Candidates:
     (None if it found nothing), then the others.  Raises NoDigitError when there are none."""
     pixels = [] if searched is None else [searched]
     sources = [] if searched is None else ["search"]
-    factor = max(1, -(-max(gray.shape) // WORK_SIZE))
+    factor = max(1, -(-max(gray.shape) // CANDIDATE_SIZE))
     small = shrink(gray, factor)
     for surface, paper in (("fitted", fit_paper(gray)), ("flat", _flat_paper(small, gray.shape))):
         residual = against_paper(small, paper, factor)
