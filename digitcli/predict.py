@@ -189,6 +189,11 @@ def predict(items: list[Item], network: Network, **options) -> Iterator[Predicti
     return (prediction for prediction, _ in predict_with_text(items, network, **options))
 
 
+def chunk_size(count: int, workers: int) -> int:
+    """Pictures per task: CHUNK, or fewer so that each worker gets TASKS_PER_WORKER tasks."""
+    return CHUNK if workers <= 1 else max(1, min(CHUNK, -(-count // (workers * TASKS_PER_WORKER))))
+
+
 def predict_with_text(
     items: list[Item],
     network: Network,
@@ -205,7 +210,7 @@ def predict_with_text(
     With `workers` > 1, chunks are done whole (decode, preprocess, forward pass, record text) in
     that many processes and come back in order: this process only writes.
     """
-    size = CHUNK if workers <= 1 else max(1, min(CHUNK, -(-len(items) // (workers * TASKS_PER_WORKER))))
+    size = chunk_size(len(items), workers)
     chunks = [(items[i : i + size], i) for i in range(0, len(items), size)]
     predictor = ChunkPredictor(network, judge, mode, number, save_dir, text)
     if workers <= 1 or len(chunks) <= 1:
