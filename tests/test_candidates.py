@@ -94,11 +94,6 @@ def test_the_search_is_kept_unless_beaten_by_the_margin():
     assert choose(stub_network([1.2, 0.5]), [proposals(2, search=False)]) == [1]
 
 
-def test_a_search_far_from_any_digit_is_not_replaced_by_a_piece_that_looks_like_one():
-    far = 1.0 + SEARCH_REJECTS + 0.01
-    assert choose(stub_network([far, -3.0]), [proposals(2)]) == [0]
-
-
 def test_only_searches_near_the_threshold_are_contested():
     pixels = np.zeros((28, 28), np.uint8)
     for score, contested in ((1.0 - choice.CONTESTED_BELOW - 0.01, False), (0.9, True),

@@ -4,7 +4,7 @@ The evidence is the unsure policy's score (the larger of the scaled energy and s
 network.rejection): low for an input like the digits the network was trained on.  The detailed
 search's candidate (first, when there is one) is kept unless another beats it by SEARCH_MARGIN: on
 the tuning pictures a smaller margin swapped right answers for wrong ones about as often as back.
-Nor is it replaced when it is far from any digit (SEARCH_REJECTS past the unsure threshold): then
+Nor is it contested when it is far from any digit (SEARCH_REJECTS past the unsure threshold): then
 the picture itself is unlike a digit, and a piece of it that looks like one would hide that.
 """
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # band below): margin 0 gave 96.65 / 96.45%, 0.5 gave 97.95 / 98.05%, 1 gave 97.70 / 97.80%, 2 gave
 # 97.35 / 97.35%, the search alone 97.35 / 97.30%.
 SEARCH_MARGIN = 0.5
-CHOOSE = "choose"  # the preprocessing mode that asks for the choice
 # Past the threshold, same units: on the tuning seeds no search scoring more than 1.1 past it was
 # rightly replaced. (Fashion-MNIST pictures saved as PNGs were looked at too: it keeps about 20 of
 # 1,000 that the search calls unsure from being read as digits.)
@@ -35,6 +34,7 @@ SEARCH_REJECTS = 1.5
 # seeds with margin 0.5: 97.90 / 98.00% with this band (8.7% of the pictures contested), 97.95 /
 # 98.00% with no lower bound (94% contested).
 CONTESTED_BELOW = 0.5
+CHOOSE = "choose"  # the preprocessing mode that asks for the choice
 
 
 def chosen_inputs(paths: Sequence[Path | str], network, *, mode: str = "auto") -> list[np.ndarray | DigitcliError]:
@@ -76,20 +76,17 @@ def contest(network) -> Callable[[np.ndarray], bool] | None:
 
 
 def choose(network, proposals: Sequence[Candidates]) -> list[int]:
-    """The index of the chosen candidate of each picture, from one forward pass over all of them."""
-    if network.unsure is None:  # no evidence to choose by: the detailed search, as before
-        return [0] * len(proposals)
+    """The index of the chosen candidate of each picture, from one forward pass over all of them.
+
+    Only pictures `contest` let through have more than one candidate; the network has a policy.
+    """
     pixels = np.concatenate([p.pixels for p in proposals])
     score, _ = network.unsure.scores(pixels, network.input_scale, network.logits(pixels))
     chosen, start = [], 0
     for p in proposals:
         cost = score[start : start + len(p.pixels)].copy()
-        if p.sources[0] != "search":
-            chosen.append(int(np.argmin(cost)))
-        elif cost[0] > network.unsure.threshold + SEARCH_REJECTS:
-            chosen.append(0)
-        else:
+        if p.sources[0] == "search":
             cost[0] -= SEARCH_MARGIN
-            chosen.append(int(np.argmin(cost)))
+        chosen.append(int(np.argmin(cost)))
         start += len(p.pixels)
     return chosen

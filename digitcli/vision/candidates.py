@@ -103,15 +103,15 @@ def _groupings(mask: np.ndarray) -> list[tuple[str, np.ndarray]]:
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     right, bottom = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
     area = stats[:, cv2.CC_STAT_AREA]
-    real = np.maximum(right - x, bottom - y) >= SPECK * max(h, w)
-    real[0] = False  # the background
-    if not real.any():
+    kept = np.maximum(right - x, bottom - y) >= SPECK * max(h, w)
+    kept[0] = False  # the background
+    if not kept.any():
         return []
-    inner = real & (x > 0) & (y > 0) & (right < w) & (bottom < h)
-    groups = [("main", _main_group(labels, x, y, right, bottom, area, real))]
-    if inner.any() and not np.array_equal(inner, real):
+    inner = kept & (x > 0) & (y > 0) & (right < w) & (bottom < h)
+    groups = [("main", _main_group(labels, x, y, right, bottom, area, kept))]
+    if inner.any() and not np.array_equal(inner, kept):
         groups.append(("inner", _main_group(labels, x, y, right, bottom, area, inner)))
-    groups.append(("all", real[labels]))
+    groups.append(("all", kept[labels]))
     return groups
 
 

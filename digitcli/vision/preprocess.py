@@ -90,9 +90,9 @@ def load_digits(paths: Sequence[Path | str], *, mode: str = "auto",
                 contest: Callable[[np.ndarray], bool] | None = None) -> list[np.ndarray | Candidates | DigitcliError]:
     """load_digit for many files: each one's 28×28 uint8, or the error that stopped it, in order.
 
-    With `contest`, each picture's Candidates instead, for network.choice to choose from: only the
-    detailed search's input unless contest(that input) is true or the search found nothing (and
-    only the picture itself for mode "none" and for an MNIST-like picture).
+    With `contest` (mode "auto" only), each picture's Candidates instead, for network.choice to
+    choose from: only the detailed search's input unless contest(that input) is true or the search
+    found nothing (and only the picture itself for an MNIST-like picture).
 
     The MNIST-like test runs once for all the 28×28 pictures: on a folder of MNIST PNGs, NumPy's
     per-call overhead would otherwise cost half as much as decoding them. Larger pictures are
@@ -128,8 +128,6 @@ def _prepared(path: Path | str, gray: np.ndarray, mode: str,
     try:
         if contest is None:
             return to_mnist(gray, mode=mode)
-        if mode == "none":
-            return Candidates(to_mnist(gray, mode=mode)[None], (mode,))
         gray = as_unit_float(gray)
         try:
             searched = _normalise(gray)  # MNIST-like pictures were kept as they are already
