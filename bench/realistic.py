@@ -25,7 +25,7 @@ from digitcli.synth import realistic
 from digitcli.training import data
 from digitcli.network.metrics import evaluate
 from digitcli.predict import collect, default_workers, predict
-from digitcli.synth.fonts import held_out_fonts
+from digitcli.synth import fonts
 from digitcli.synth.realistic import write_dataset
 
 CONDITIONS = ("kind", "capture", "background", "ink", "size", "rotation", "lighting", "noise",
@@ -47,6 +47,7 @@ def main() -> None:
                         help="fix a condition for every picture, e.g. --force background=paper-on-desk "
                         "--force capture=photo (a stress set for one weakness)")
     args = parser.parse_args()
+    fonts.require("bench")
     force = _forced(args.force, parser)
 
     network = store.load(args.model)
@@ -66,12 +67,6 @@ def main() -> None:
     errors = sum(results[row["path"]].status == "error" for row in rows)
     unsure = sum(results[row["path"]].status == "unsure" for row in rows)  # still has a digit
     sure = [ok for ok, row in zip(right, rows) if results[row["path"]].status == "ok"]
-    # Printed training digits use only some fonts (digitcli.synth.realistic.training_fonts): report the
-    # fonts never trained on apart from the rest.
-    held_out = set(held_out_fonts())
-    for row in rows:
-        row["font-split"] = ("" if row["kind"] != "font" else
-                             "held-out font" if row["style"] in held_out else "training font")
     summary = {"model": str(args.model), "count": len(rows), "seed": args.seed,
                "accuracy": sum(right) / len(rows), "not_found": errors, "unsure": unsure,
                "accuracy_not_unsure": sum(sure) / max(len(sure), 1)}
@@ -89,7 +84,7 @@ def main() -> None:
         test = data.load_split(None, "test")
         summary["mnist"] = evaluate(network, test.x, test.y).accuracy
         lines.append(f"| MNIST test set | {summary['mnist']:.2%} |")
-    for condition in (*CONDITIONS, "font-split", "style"):
+    for condition in (*CONDITIONS, "style"):
         groups: dict[str, list[bool]] = defaultdict(list)
         for row, ok in zip(rows, right):
             if condition != "style" or row["kind"] == "font":  # handwriting styles: too many

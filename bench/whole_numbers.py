@@ -25,6 +25,7 @@ import numpy as np
 from digitcli.network import store
 from digitcli.network.rejection import Judge
 from digitcli.vision.segment import find_digits
+from digitcli.synth import fonts
 from digitcli.synth.whole_numbers import CONDITIONS, write_dataset
 
 
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--no-split", action="store_true", help="do not split touching digits (to compare)")
     parser.add_argument("--failures", type=Path, help="also write the wrong readings to this CSV")
     args = parser.parse_args()
+    fonts.require("bench")
 
     network = store.load(args.model)
     with tempfile.TemporaryDirectory() as tmp:

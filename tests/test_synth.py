@@ -170,15 +170,38 @@ def test_sample_images_match_the_committed_list(tmp_path):
         assert committed == {p.name for p in written}
 
 
-def test_printed_training_fonts_leave_half_of_the_machine_fonts_out():
-    held_out = set(fonts.held_out_fonts())
-    used = {Path(p).stem for p in fonts.training_fonts()}
-    machine = {Path(p).stem for p in fonts.font_paths()}
-    assert not held_out & used
-    assert len(held_out) == len(machine) // 2
+def test_pinned_fonts_keep_training_the_benchmarks_and_the_reserved_fonts_apart():
+    rows = [line.split("\t") for line in fonts.MANIFEST.read_text().splitlines()[1:]]
+    packages = {role: {r[1] for r in rows if r[0] == role} for role in ("training", "bench")}
+    assert packages["training"] == set(fonts.TRAINING_PACKAGES)
+    assert packages["bench"] == set(fonts.BENCH_PACKAGES)
+    assert not packages["training"] & packages["bench"]
+    assert not (packages["training"] | packages["bench"]) & set(fonts.RESERVED_PACKAGES)
+    stems = {role: {Path(r[3]).stem for r in rows if r[0] == role} for role in ("training", "bench")}
+    assert not stems["training"] & stems["bench"]  # no face in both under another package's name
+    assert all(len(r) == 5 and len(r[4]) == 64 for r in rows)  # every file pinned by its hash
 
 
-@pytest.mark.skipif(not fonts.font_paths(), reason="no TrueType fonts on this machine")
+def test_a_missing_or_changed_font_stops_the_generators_with_one_clear_line(tmp_path, monkeypatch, capsys):
+    changed = tmp_path / "changed.ttf"
+    changed.write_bytes(b"not the pinned font")
+    manifest = tmp_path / "fonts.tsv"
+    manifest.write_text("role\tpackage\tversion\tpath\tsha256\n"
+                        f"bench\tfonts-x\t1.0\t{changed}\t{'0' * 64}\n"
+                        f"bench\tfonts-x\t1.0\t{tmp_path / 'gone.ttf'}\t{'0' * 64}\n")
+    monkeypatch.setattr(fonts, "MANIFEST", manifest)
+    fonts.pinned.cache_clear()
+    try:
+        with pytest.raises(fonts.FontsMissing, match=r"2 pinned font file\(s\) .* fonts-x 1.0; .*make fonts"):
+            fonts.pinned("bench")
+        with pytest.raises(SystemExit) as stop:
+            realistic.main([str(tmp_path / "out"), "--count", "1"])
+        assert stop.value.code == 4 and not (tmp_path / "out").exists()
+        assert capsys.readouterr().err.count("\n") == 1
+    finally:
+        fonts.pinned.cache_clear()
+
+
 def test_printed_digits_are_prepared_like_user_pictures_and_seeded(tmp_path):
     arrays = fonts.printed_dataset(20, seed=3)
     assert arrays["x_train"].shape == (20, 28, 28) and arrays["x_train"].dtype == np.uint8

@@ -1,15 +1,15 @@
 """Seeded generator of labelled, realistic digit pictures: phone photos and scans, not MNIST.
 
 Each picture shows one digit 0-9, either handwritten (per-digit pen-stroke templates with several
-allographs, jittered, slanted, with pen pressure) or printed (the machine's TrueType fonts), then
+allographs, jittered, slanted, with pen pressure) or printed (the benchmark's pinned fonts, never trained on), then
 put through what happens to real pictures: a phone photo, a scan or a drawing app; paper, board or
 desk; ink; size and position; rotation; lighting; noise; blur; compression; EXIF rotation; and
 every common file format and pixel mode.  Every picture records the conditions it got, so
 accuracy can be measured per condition.
 
 No MNIST data is used here.  Everything is drawn from a NumPy Generator seeded per picture, so a
-seed gives the same files byte for byte on the same machine, and the first N pictures of a seed do
-not depend on how many are asked for.
+seed gives the same files byte for byte on any machine with the pinned fonts (digitcli.synth.fonts),
+and the first N pictures of a seed do not depend on how many are asked for.
 
     python -m digitcli.synth.realistic OUT_DIR --count 1000 --seed 0
     python -m digitcli.synth.realistic sample_images --samples
@@ -31,6 +31,7 @@ from PIL import Image
 
 from digitcli.synth.randomness import Rng, pick
 from digitcli.synth.strokes import draw_strokes
+from digitcli.synth import fonts
 from digitcli.synth.fonts import draw_font, printed_dataset
 from digitcli.synth.scene import (INK_COLOURS, LIGHT_INKS, MIN_DIGIT_PX, ROTATION_DEGREES,
                                   SIZE_FRACTION, add_noise, add_specks, background, blur_radius,
@@ -353,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="write the fixed demo pictures (sample_images/) instead",
     )
     args = parser.parse_args(argv)
+    fonts.require("bench", *(["training"] if args.printed else []))
     if args.samples:
         for path in write_samples(args.out_dir):
             print(path)

@@ -2,7 +2,7 @@
 
 Each picture shows one number, handwritten (digitcli.synth.realistic's pen-stroke digits, each drawn with its
 own jitter, slant and pen pressure, placed with varied spacing on a wandering baseline) or printed
-(one of the machine's fonts, glyph by glyph with varied letter spacing), then put through the same
+(one of the benchmark's pinned fonts, glyph by glyph with varied letter spacing), then put through the same
 photo, scan or drawing-app conditions as single digits: paper, board or desk, ink, lighting, noise,
 blur, compression, EXIF rotation and every file format.  Picture i depends only on (seed, i).
 
@@ -121,10 +121,11 @@ def _with_pen(mask: Image.Image, pen: float) -> Image.Image:
 
 def _printed(number: str, height: int, spacing: str, rng: Rng) -> tuple[Image.Image, str]:
     """The number printed in one font (weight, italics and letter spacing drawn at random)."""
-    paths = fonts.font_paths()
-    path = paths[rng.integers(len(paths))] if paths else None
+    families = fonts.pinned("bench")
+    family = families[rng.integers(len(families))]
+    path = family[rng.integers(len(family))]
     size = min(4 * height, 400)
-    font = ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
+    font = ImageFont.truetype(path, size)
     bold = int(rng.uniform(0, 0.04) * size) if rng.random() < 0.4 else 0
     shear = rng.uniform(-0.25, 0.25) if rng.random() < 0.4 else 0.0
     gap = rng.uniform(*FONT_GAPS[spacing])
@@ -238,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=1000, help="how many pictures")
     parser.add_argument("--seed", type=int, default=0, help="the same seed writes the same files")
     args = parser.parse_args(argv)
+    fonts.require("bench")
     print(write_dataset(args.out_dir, args.count, args.seed))
 
 
