@@ -302,13 +302,13 @@ def export(
 
     Example: `digitcli export model.npz --out model.keras`
     """
-    from digitcli.network import store
+    from digitcli.network import keras_file, store
     from digitcli.training import model
 
     network = store.load(model_path)
     if out.suffix != ".keras":
         raise UsageError(f"{out}: a Keras model file must end in .keras")
-    store.save_keras(model.to_keras(network), out, network)
+    keras_file.save(model.to_keras(network), out, network)
     print(f"wrote {out}", file=sys.stderr)
 
 
