@@ -106,25 +106,25 @@ def predict(
     `digitcli predict scans/ --recursive --format jsonl > digits.jsonl` ·
     `find scans -name '*.png' | digitcli predict - --format csv`
     """
-    from digitcli import predict as batch
+    from digitcli import inputs, pool, predict as batch
     from digitcli.output import records
     from digitcli.network.rejection import Judge
 
     if number and preprocess is not Preprocess.auto:
         raise UsageError(f"--number finds the digits itself; it cannot be used with --preprocess {preprocess.value}")
-    stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
-    items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    stdin = inputs.read_stdin_lines(sys.stdin) if "-" in paths else ()
+    items = inputs.collect(paths, recursive=recursive, stdin=stdin)
     if not items:  # only `-` can give none
         raise InputError("no inputs: `-` read no paths from stdin")
     if shard is not None:
-        items = batch.shard(items, *shard)
+        items = inputs.shard(items, *shard)
         if not items:
             return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
     sink = records.PredictionSink(output_format.value, top_k, number=number)
     results = batch.predict_with_text(items, network, mode=preprocess.value,
                                       save_dir=save_preprocessed,
-                                      workers=workers or batch.default_workers(),
+                                      workers=workers or pool.default_workers(),
                                       judge=Judge(unsure, min_confidence), number=number,
                                       text=sink.text)
     results = with_progress(results, len(items))
@@ -225,7 +225,7 @@ def _separation(network, judge, digits, ood: str) -> dict:
     from digitcli.network import rejection
 
     from digitcli.training import data
-    from digitcli import predict as batch
+    from digitcli import inputs, pool, predict as batch
 
     digit_probabilities, digit_unsure = rejection.judge_all(judge, network, digits.x)
     try:
@@ -238,11 +238,11 @@ def _separation(network, judge, digits, ood: str) -> dict:
         probabilities, other_unsure = rejection.judge_all(judge, network, others.x)
         other_confidence, source = probabilities.max(axis=1), others.source
     else:
-        items = batch.collect([ood], recursive=True)
+        items = inputs.collect([ood], recursive=True)
         if items[0].error is not None:  # an empty folder: nothing to measure
             raise DataError(f"{ood}: {items[0].error}")
         results = list(batch.predict(items, network, judge=judge,
-                                     workers=batch.default_workers()))
+                                     workers=pool.default_workers()))
         other_confidence = np.array([np.nan if r.confidence is None else r.confidence
                                      for r in results])
         other_unsure = np.array([r.status != "ok" for r in results])
