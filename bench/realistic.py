@@ -24,7 +24,9 @@ from digitcli.synth import realistic
 
 from digitcli.training import data
 from digitcli.network.metrics import evaluate
-from digitcli.predict import collect, default_workers, predict
+from digitcli.inputs import collect
+from digitcli.pool import default_workers
+from digitcli.predict import predict
 from digitcli.synth import fonts
 from digitcli.synth.realistic import write_dataset
 

@@ -26,7 +26,8 @@ import numpy as np
 from digitcli.errors import DigitcliError
 from digitcli.network import store
 from digitcli.network.rejection import Judge
-from digitcli.predict import CHUNK, IMAGE_SUFFIXES
+from digitcli.inputs import IMAGE_SUFFIXES
+from digitcli.predict import CHUNK
 from digitcli.vision.decode import open_gray
 from digitcli.vision.preprocess import DRAFT_SIZE, load_digits, to_mnist
 from threadpoolctl import threadpool_limits

@@ -7,7 +7,6 @@ options are in options.py.
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +15,7 @@ import typer
 
 from digitcli import __version__, files, shell
 from digitcli.config import DEFAULT_HIDDEN, TrainConfig
-from digitcli.errors import EXIT_CODE_HELP, DataError, DigitcliError, ExitCode, InputError, UsageError
+from digitcli.errors import EXIT_CODE_HELP, DigitcliError, ExitCode, InputError, UsageError
 from digitcli.options import (DATA_HELP, OUTPUT, DataOption, ExportFormat, ModelOption, PredictFormat,
                               Preprocess, TableOrJson, format_option, min_confidence_option,
                               parse_hidden, parse_shard, unless_from_env, unsure_option)
@@ -106,25 +105,25 @@ def predict(
     `digitcli predict scans/ --recursive --format jsonl > digits.jsonl` ·
     `find scans -name '*.png' | digitcli predict - --format csv`
     """
-    from digitcli import predict as batch
+    from digitcli import inputs, pool, predict as batch
     from digitcli.output import records
     from digitcli.network.rejection import Judge
 
     if number and preprocess is not Preprocess.auto:
         raise UsageError(f"--number finds the digits itself; it cannot be used with --preprocess {preprocess.value}")
-    stdin = batch.read_stdin_lines(sys.stdin) if "-" in paths else ()
-    items = batch.collect(paths, recursive=recursive, stdin=stdin)
+    stdin = inputs.read_stdin_lines(sys.stdin) if "-" in paths else ()
+    items = inputs.collect(paths, recursive=recursive, stdin=stdin)
     if not items:  # only `-` can give none
         raise InputError("no inputs: `-` read no paths from stdin")
     if shard is not None:
-        items = batch.shard(items, *shard)
+        items = inputs.shard(items, *shard)
         if not items:
             return  # more shards than inputs: this one has nothing to do
     network = _load_model(model)
     sink = records.PredictionSink(output_format.value, top_k, number=number)
     results = batch.predict_with_text(items, network, mode=preprocess.value,
                                       save_dir=save_preprocessed,
-                                      workers=workers or batch.default_workers(),
+                                      workers=workers or pool.default_workers(),
                                       judge=Judge(unsure, min_confidence), number=number,
                                       text=sink.text)
     results = with_progress(results, len(items))
@@ -176,36 +175,28 @@ def evaluate(
     Default data: the MNIST test split. Examples: `digitcli evaluate --fail-under 0.98` ·
     `digitcli evaluate --ood /usr/share/datasets/fashion-mnist`
     """
-    from digitcli.network import calibration, metrics
+    from digitcli import evaluation
     from digitcli.output import records, tables
-    from digitcli.training import data
     from digitcli.network.rejection import Judge
-    from digitcli.network.choice import chosen_input
 
     network = _load_model(model)
-    # Pictures in a labelled folder are read as `predict` reads them.
-    split = data.load_split(data_source, "test", skip_unreadable=True,
-                            image_loader=functools.partial(chosen_input, network=network))
-    z = metrics.logits(network, split.x)
-    evaluation = metrics.score(z, split.y)
-    unreadable = len(split.unreadable)
-    # A picture in which no digit was found is a wrong answer, not a smaller test set.
-    accuracy = evaluation.accuracy * evaluation.count / (evaluation.count + unreadable)
+    measured = evaluation.measure(network, data_source)
+    split, scores, calibrated = measured.split, measured.evaluation, measured.calibration
+    accuracy, unreadable = measured.accuracy, len(split.unreadable)
     if unreadable:
-        print(f"digitcli: no digit found in {unreadable} of {evaluation.count + unreadable} "
+        print(f"digitcli: no digit found in {unreadable} of {scores.count + unreadable} "
               f"pictures (counted as wrong), e.g. {split.unreadable[0]}", file=sys.stderr)
-    calibrated = calibration.report(z, split.y, network.temperature)
     separation = None
     if ood is not None:
-        separation = _separation(network, Judge(True, min_confidence), split, ood)
+        separation = evaluation.separation(network, Judge(True, min_confidence), split, ood)
     if output_format is TableOrJson.json:
         records.write_json({"model": _model_name(model), "data": split.source,
-                            **evaluation.as_dict(), "accuracy": accuracy,
+                            **scores.as_dict(), "accuracy": accuracy,
                             "unreadable": unreadable, "calibration": calibrated,
                             **({"unsure": separation} if separation else {})})
     else:
         out = tables.console()
-        for table in tables.evaluation_tables(evaluation, _model_name(model), split.source,
+        for table in tables.evaluation_tables(scores, _model_name(model), split.source,
                                               unreadable):
             out.print(table)
         for table in tables.calibration_tables(calibrated):
@@ -216,39 +207,6 @@ def evaluate(
         print(f"digitcli: accuracy {accuracy:.2%} is below --fail-under {fail_under:.2%}",
               file=sys.stderr)
         raise typer.Exit(ExitCode.BELOW_THRESHOLD)
-
-
-def _separation(network, judge, digits, ood: str) -> dict:
-    """Unsure rates on the digits of `digits` and on the non-digits in `ood`."""
-    import numpy as np
-
-    from digitcli.network import rejection
-
-    from digitcli.training import data
-    from digitcli import predict as batch
-
-    digit_probabilities, digit_unsure = rejection.judge_all(judge, network, digits.x)
-    try:
-        others = data.load_split(ood, "test")
-    except DigitcliError:
-        if not Path(ood).is_dir():
-            raise
-        others = None  # a folder of unlabelled pictures: read them as `predict` would
-    if others is not None:
-        probabilities, other_unsure = rejection.judge_all(judge, network, others.x)
-        other_confidence, source = probabilities.max(axis=1), others.source
-    else:
-        items = batch.collect([ood], recursive=True)
-        if items[0].error is not None:  # an empty folder: nothing to measure
-            raise DataError(f"{ood}: {items[0].error}")
-        results = list(batch.predict(items, network, judge=judge,
-                                     workers=batch.default_workers()))
-        other_confidence = np.array([np.nan if r.confidence is None else r.confidence
-                                     for r in results])
-        other_unsure = np.array([r.status != "ok" for r in results])
-        source = f"pictures in {ood}"
-    return {"others_source": source, **rejection.separation(
-        digit_probabilities, digit_unsure, digits.y, other_confidence, other_unsure)}
 
 
 def _model_name(path: Optional[Path]) -> str:
@@ -302,13 +260,13 @@ def export(
 
     Example: `digitcli export model.npz --out model.keras`
     """
-    from digitcli.network import store
+    from digitcli.network import keras_file, store
     from digitcli.training import model
 
     network = store.load(model_path)
     if out.suffix != ".keras":
         raise UsageError(f"{out}: a Keras model file must end in .keras")
-    store.save_keras(model.to_keras(network), out, network)
+    keras_file.save(model.to_keras(network), out, network)
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -368,7 +326,7 @@ def train(
     models/prod.npz --fail-under 0.99 --require-better --quiet`
     """
     from digitcli.output import records, tables
-    from digitcli.training import trainer
+    from digitcli.training import runrecord, trainer
 
     if not learning_rate > 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--learning-rate")
@@ -397,31 +355,11 @@ def train(
         print(f"digitcli: {done}", file=sys.stderr)
         return
     decision = result.decision
-    summary = {
-        "model": str(result.model_path),
-        "test_accuracy": result.evaluation.accuracy,
-        "test_loss": result.evaluation.loss,
-        "test_count": result.evaluation.count,
-        "seconds": round(result.seconds, 1),
-        "epochs_run": len(result.history),
-        "hidden": list(result.network.hidden),
-        "data": result.network.metadata["data"]["source"],
-        "run_dir": str(result.run_dir),
-        "promoted": None if decision is None else decision.promote,
-        "gate_failures": None if decision is None else decision.reasons,
-    }
+    summary = runrecord.summary(result)
     if output_format is TableOrJson.json:
         records.write_json(summary)
     else:
-        rows = [("model file", summary["model"]),
-                ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),
-                ("test loss", f"{summary['test_loss']:.4f}"),
-                ("network", f"784 → {' → '.join(map(str, result.network.hidden))} → 10"),
-                ("epochs", summary["epochs_run"]), ("time", f"{result.seconds:.0f} s"),
-                ("data", summary["data"]), ("run record", summary["run_dir"])]
-        if decision is not None:
-            rows.append(("promoted", "yes" if decision.promote else "no: " + "; ".join(decision.reasons)))
-        tables.console().print(tables.key_value_table("Training finished", rows))
+        tables.console().print(tables.training_table(summary, result.seconds, decision))
     if decision is not None and not decision.promote:
         print(f"digitcli: not promoted ({'; '.join(decision.reasons)}); the candidate is "
               f"{result.model_path}", file=sys.stderr)

@@ -1,25 +1,21 @@
-"""Batch prediction: which files to read, and one record per input, in sorted path order."""
+"""Batch prediction: one record per input, in sorted path order (inputs.py: which files; pool.py: the
+worker processes)."""
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import os
-import signal
-import sys
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from digitcli import pool
 from digitcli.errors import DigitcliError
 from digitcli.files import writing
+from digitcli.inputs import Item
 from digitcli.network.infer import Network
 from digitcli.network.rejection import Judge
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Images per forward pass and per task for a worker: large enough to amortise the matrix
 # products, small enough to keep workers evenly busy and memory flat. (Records do not depend on
 # it: the forward pass is exact, see infer.py.)
@@ -27,16 +23,6 @@ CHUNK = 64
 # With workers, at least this many tasks per worker: a task of 64 photos takes a second or more,
 # and a worker idle beside the last one would cost up to that much at the end of a batch.
 TASKS_PER_WORKER = 32
-# fork starts workers in milliseconds with nothing to re-import; elsewhere, the safe default.
-_START_METHOD = "fork" if sys.platform == "linux" else "spawn"
-
-
-@dataclass(frozen=True, slots=True)  # slots: 100,000 inputs should not cost 100,000 dicts
-class Item:
-    """One input to predict: a file path, or an argument that already failed (with why)."""
-
-    path: str
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,57 +116,6 @@ class NumberPrediction:
         }
 
 
-def collect(arguments: Iterable[str], *, recursive: bool, stdin: Iterable[str] = ()) -> list[Item]:
-    """Expand files, folders and `-` (paths read from stdin) into a sorted list of inputs."""
-    items: list[Item] = []
-    for argument in arguments:
-        if argument == "-":
-            names = [line.strip() for line in stdin if line.strip()]
-            items.extend(item for name in names for item in _expand(name, recursive))
-        else:
-            items.extend(_expand(argument, recursive))
-    unique = {item.path: item for item in items}
-    return sorted(unique.values(), key=lambda item: item.path)
-
-
-def shard(items: list[Item], k: int, n: int) -> list[Item]:
-    """The K-th (1-based) of N contiguous slices, whose sizes differ by at most one: shards 1…N
-    partition the inputs, and their outputs concatenated in K order are one unsharded run's
-    (a picture's record does not depend on its batch-mates)."""
-    return items[(k - 1) * len(items) // n : k * len(items) // n]
-
-
-def _expand(argument: str, recursive: bool) -> list[Item]:
-    path = Path(argument)
-    if path.is_dir():
-        found = [Item(p) for p in _image_files(argument, recursive)]
-        if found:
-            return found
-        advise = not recursive and _has_subfolders(argument)
-        hint = "; add --recursive to look in subfolders" if advise else ""
-        kinds = ", ".join(s.lstrip(".") for s in IMAGE_SUFFIXES)
-        return [Item(argument, f"no images found in this folder (looked for {kinds}{hint})")]
-    if not path.exists():
-        return [Item(argument, "no such file or folder")]
-    return [Item(argument)]
-
-
-def _has_subfolders(folder: str) -> bool:
-    with os.scandir(folder) as entries:
-        return any(entry.is_dir() for entry in entries)
-
-
-def _image_files(folder: str, recursive: bool) -> Iterator[str]:
-    """Image files in `folder` (and below), as plain strings: cheap for 100,000 files."""
-    for root, dirs, files in os.walk(folder):
-        for name in files:
-            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
-                yield os.path.join(root, name)
-        if not recursive:
-            break
-        dirs.sort()
-
-
 def predict(items: list[Item], network: Network, **options) -> Iterator[Prediction | NumberPrediction]:
     """Yield one Prediction (NumberPrediction with `number`) per item, in order.
 
@@ -217,35 +152,7 @@ def predict_with_text(
         for chunk in chunks:
             yield from predictor(*chunk)
         return
-    # Imported here: about 20 ms of start-up that one picture does not need.
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    # Garbage left by a library this process used (TensorFlow, when train ran in the same process,
-    # as in the tests) must be finalised here: in a forked child its threads are gone, and its
-    # finalisers crash the worker.
-    gc.collect()
-    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context(_START_METHOD),
-                               initializer=_set_worker_predictor, initargs=(predictor, os.getpid()))
-    finished = False
-    try:
-        for results in _in_order(pool, _predict_in_worker, chunks, window=2 * workers):
-            yield from results
-        finished = True
-    except BrokenProcessPool as err:  # a worker was killed (out of memory?) or crashed: no hang
-        raise DigitcliError("a worker process died (killed, perhaps for lack of memory); try again with --workers 1") from err
-    finally:
-        if not finished:  # Ctrl-C, SIGTERM, a closed pipe: no chunk in flight is worth finishing
-            _terminate_workers(pool)
-        # Waiting here, not at exit: Python's exit hook races a pool still shutting down.
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _terminate_workers(pool) -> None:
-    """End a pool's workers at once, like pool.terminate_workers() (new in Python 3.14)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
+    yield from pool.map_chunks(predictor, chunks, workers)
 
 
 @dataclass(frozen=True)
@@ -266,55 +173,6 @@ class ChunkPredictor:
         outcomes = load_chunk(items, mode=self.mode, number=self.number, network=self.network)
         predictions = classify(items, outcomes, self.network, self.save_dir, first_index, self.judge)
         return [(p, self.text(p) if self.text else None) for p in predictions]
-
-
-_worker_predictor: ChunkPredictor | None = None  # set once in each worker process
-
-
-def _set_worker_predictor(predictor: ChunkPredictor, parent: int) -> None:
-    global _worker_predictor
-    _end_with_parent(parent)
-    _worker_predictor = predictor
-    # One chunk's forward pass is small: BLAS threads of its own would only spin against the
-    # other workers (a fifth more CPU time for the same work, measured on 10,000 PNGs).
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _end_with_parent(parent: int) -> None:
-    """Make this worker end with its parent however that ends: SIGTERM, SIGKILL or a crash.
-
-    Otherwise a worker waits for its next task for ever: it holds the task queue's write end itself.
-    """
-    # The parent stops the pool on Ctrl-C and SIGTERM; a Ctrl-C sent to the whole terminal group
-    # must not print a traceback from every worker, and the parent's SIGTERM handler (inherited
-    # by fork) is not for them.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        # PR_SET_PDEATHSIG (1): the kernel sends SIGKILL when the thread that forked this
-        # process ends; that is the parent's main thread, which submits the first task.
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl: no signal will come
-        os._exit(1)
-
-
-def _predict_in_worker(chunk: tuple[list[Item], int]) -> list[tuple[Prediction | NumberPrediction, str | None]]:
-    return _worker_predictor(*chunk)
-
-
-def _in_order(pool, function, tasks: list, window: int) -> Iterator:
-    """Like pool.map, but with at most `window` tasks in flight, so results never pile up."""
-    pending: deque = deque()
-    for task in tasks:
-        pending.append(pool.submit(function, task))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def load_chunk(items: list[Item], *, mode: str, network: Network, number: bool = False) -> list:
@@ -417,14 +275,6 @@ def seven_digits(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _without_path(message: str, path: str) -> str:
     """Error records carry the path in their own field, so drop a leading "path: "."""
     prefix = f"{path}: "
@@ -441,10 +291,3 @@ def _save_input(image: np.ndarray, folder: Path, index: int, path: str, part: in
     with writing(target, "preprocessed input"):  # a full disk stops the batch, naming the file
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(target)
-
-
-def read_stdin_lines(stream) -> list[str]:
-    """Paths piped in, one per line (NUL-separated from `find -print0` too)."""
-    text = stream.read()
-    separator = "\0" if "\0" in text else os.linesep
-    return text.split(separator)

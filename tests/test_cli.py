@@ -18,7 +18,7 @@ from digitcli.cli import app
 from digitcli.errors import ExitCode
 from digitcli.predict import chunk_size
 from tests.conftest import REPO, digit_image
-from tests.test_store import _header, _metadata_with, _model_with, _npy, keras_file
+from tests.test_store import _header, _metadata_with, _model_with, _npy, crafted_keras
 
 runner = CliRunner()
 
@@ -532,7 +532,7 @@ def test_malformed_model_files_are_model_errors_not_bugs(tmp_path, images, craft
 
 def test_predict_says_when_a_keras_file_has_no_unsure_policy(tmp_path, images):
     path = tmp_path / "other.keras"
-    keras_file(path)
+    crafted_keras(path)
     result = run("predict", images / "b_seven.png", "-m", path, "-f", "jsonl")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [

@@ -10,7 +10,8 @@ import pytest
 
 from digitcli import predict as predict_module
 from digitcli.errors import DigitcliError, ExitCode
-from digitcli.predict import collect, predict, read_stdin_lines
+from digitcli.inputs import collect, read_stdin_lines
+from digitcli.predict import predict
 from tests.conftest import digit_image, random_network
 
 
@@ -77,7 +78,7 @@ def test_saved_inputs_are_the_28x28_the_network_saw(tmp_path):
 
 
 def test_shards_partition_the_sorted_inputs_into_equal_slices(tmp_path):
-    from digitcli.predict import Item, shard
+    from digitcli.inputs import Item, shard
 
     for count in (12, 1003, 3):
         items = [Item(f"p{i:05d}") for i in range(count)]

@@ -212,7 +212,8 @@ def test_evaluate_ood_refuses_an_empty_folder(tmp_path):
 def test_non_finite_probabilities_are_never_ok(tmp_path):
     """Defence in depth: even a network that bypassed the load-time checks gives error records."""
     from digitcli.network.infer import Layer
-    from digitcli.predict import NON_FINITE, Item, predict
+    from digitcli.inputs import Item
+    from digitcli.predict import NON_FINITE, predict
     from PIL import Image
 
     network = random_network()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitcli import files
-from digitcli.network import store
+from digitcli.network import keras_file, model_format, store
 from digitcli.errors import ModelError
 from tests.conftest import random_network
 
@@ -28,7 +28,7 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
         np.testing.assert_array_equal(a.bias, b.bias)
         assert a.activation == b.activation
     assert loaded.metadata["note"] == "random test network"
-    assert loaded.metadata["format_version"] == store.FORMAT_VERSION
+    assert loaded.metadata["format_version"] == model_format.FORMAT_VERSION
     assert loaded.metadata["architecture"]["layers"][-1] == {"units": 10, "activation": "linear"}
 
 
@@ -127,7 +127,7 @@ def test_keras_export_loads_in_safe_mode_and_predicts_the_same(tmp_path):
     keras = import_keras()
     net = random_network(hidden=(24, 12))
     path = tmp_path / "m.keras"
-    store.save_keras(to_keras(net), path)
+    keras_file.save(to_keras(net), path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     x = np.random.default_rng(0).integers(0, 256, (20, 784), dtype=np.uint8)
     np.testing.assert_allclose(reloaded(x / 255.0).numpy(), net.logits(x), atol=1e-4)
@@ -342,7 +342,7 @@ def test_a_model_path_that_is_not_a_regular_file_fails_at_once(tmp_path, target)
 # ---------------------------------------------------------------------------- crafted .keras files
 
 
-def keras_file(path, hidden=(16,), shapes=None, link=None, config_extra=None, seed=0):
+def crafted_keras(path, hidden=(16,), shapes=None, link=None, config_extra=None, seed=0):
     """A .keras zip built with h5py alone (no TensorFlow), as another tool could write it.
 
     `shapes` overrides the declared shape of datasets ("dense/0": shape), left unallocated.
@@ -375,7 +375,7 @@ def keras_file(path, hidden=(16,), shapes=None, link=None, config_extra=None, se
 
 def test_a_keras_file_from_elsewhere_loads_with_a_warning(tmp_path):
     path = tmp_path / "m.keras"
-    net = keras_file(path)
+    net = crafted_keras(path)
     loaded = store.load(path)
     x = np.random.default_rng(0).integers(0, 256, (5, 784), dtype=np.uint8)
     np.testing.assert_allclose(loaded.probabilities(x), net.probabilities(x))
@@ -385,7 +385,7 @@ def test_a_keras_file_from_elsewhere_loads_with_a_warning(tmp_path):
 
 def test_a_sparse_hdf5_dataset_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "m.keras"
-    keras_file(path, shapes={"dense/0": (784, 1 << 40)})  # 3.4 PB once read
+    crafted_keras(path, shapes={"dense/0": (784, 1 << 40)})  # 3.4 PB once read
     assert path.stat().st_size < 100_000
     with pytest.raises(ModelError, match=r"dense/vars/0 is float32 of shape \(784, 1099511627776\), "
                                          r"expected float of shape \(784, 16\)"):
@@ -394,7 +394,7 @@ def test_a_sparse_hdf5_dataset_is_refused_before_it_is_read(tmp_path):
 
 def test_hdf5_links_are_not_followed(tmp_path):
     path = tmp_path / "m.keras"
-    keras_file(path, link={"dense_1/0": "/layers/dense/vars/0"})
+    crafted_keras(path, link={"dense_1/0": "/layers/dense/vars/0"})
     with pytest.raises(ModelError, match="dense_1/vars/0 is a link"):
         store.load(path)
 
@@ -405,7 +405,7 @@ def test_hdf5_links_are_not_followed(tmp_path):
 ])
 def test_keras_config_is_capped(tmp_path, extra, message):
     path = tmp_path / "m.keras"
-    keras_file(path, config_extra=extra)
+    crafted_keras(path, config_extra=extra)
     if message is None:
         store.load(path)  # a modest nesting is fine
     else:
@@ -420,7 +420,7 @@ def test_keras_export_keeps_the_calibration_and_the_unsure_policy(tmp_path):
 
     net = replace(_network_with_a_policy(), temperature=1.7)
     path = tmp_path / "m.keras"
-    store.save_keras(to_keras(net), path, net)
+    keras_file.save(to_keras(net), path, net)
     import_keras().saving.load_model(path, safe_mode=True)  # Keras still opens it
     loaded = store.load(path)
     assert loaded.temperature == pytest.approx(1.7)

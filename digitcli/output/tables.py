@@ -221,6 +221,19 @@ def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
     return table
 
 
+def training_table(summary: dict, seconds: float, decision) -> Table:
+    """`train`: the model file, its test figures, and whether it was promoted (`decision`)."""
+    rows = [("model file", summary["model"]),
+            ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),
+            ("test loss", f"{summary['test_loss']:.4f}"),
+            ("network", f"784 → {' → '.join(map(str, summary['hidden']))} → 10"),
+            ("epochs", summary["epochs_run"]), ("time", f"{seconds:.0f} s"),
+            ("data", summary["data"]), ("run record", summary["run_dir"])]
+    if decision is not None:
+        rows.append(("promoted", "yes" if decision.promote else "no: " + "; ".join(decision.reasons)))
+    return key_value_table("Training finished", rows)
+
+
 def picture(pixels: np.ndarray) -> str:
     """A 28×28 uint8 image as text, two characters per pixel so it keeps its shape."""
     levels = (pixels.astype(np.int32) * (len(SHADES) - 1) + 127) // 255

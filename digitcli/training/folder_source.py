@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from digitcli.errors import DataError, DigitcliError, NoDigitError
-from digitcli.predict import IMAGE_SUFFIXES
+from digitcli.inputs import IMAGE_SUFFIXES
 from digitcli.training.labelled import SIDE, checked
 
 

@@ -18,6 +18,24 @@ from digitcli.network.metrics import BATCH, Evaluation
 MISTAKES_SHOWN = 25
 
 
+def summary(result) -> dict:
+    """What `train` reports of a finished run (a trainer.Result): its record for programs."""
+    decision = result.decision
+    return {
+        "model": str(result.model_path),
+        "test_accuracy": result.evaluation.accuracy,
+        "test_loss": result.evaluation.loss,
+        "test_count": result.evaluation.count,
+        "seconds": round(result.seconds, 1),
+        "epochs_run": len(result.history),
+        "hidden": list(result.network.hidden),
+        "data": result.network.metadata["data"]["source"],
+        "run_dir": str(result.run_dir),
+        "promoted": None if decision is None else decision.promote,
+        "gate_failures": None if decision is None else decision.reasons,
+    }
+
+
 def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
