@@ -116,10 +116,9 @@ def _luminance(img: Image.Image) -> np.ndarray:
         alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
         return _flatten_alpha(_rgb_luma(np.asarray(rgba)[..., :3]), alpha)
     if mode == "L":
-        # Divided in place: a second full-size float array would cost its allocation and page faults.
-        lum = np.asarray(img).astype(np.float32)
-        lum /= 255
-        return lum
+        # Converted and divided in one pass (the same float32 division): a second full-size float
+        # array, or a second pass over it, would cost a share of decoding a photo.
+        return np.divide(np.asarray(img), np.float32(255), dtype=np.float32)
     if mode == "1":
         return np.asarray(img.convert("L"), dtype=np.float32) / 255
     if mode.startswith("I;16"):

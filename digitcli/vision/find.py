@@ -72,8 +72,8 @@ def locate_ink(
     if done:
         return result
     paper = fit_paper(gray)
-    found = _find_ink(small, paper, factor, select)
     residual = against_paper(small, paper, factor)
+    found = _find_ink(small, paper, factor, select, residual)
 
     # What stands out may be a broad area, not strokes: a hard shadow or a lit patch the quadratic
     # could not follow, or the edge of a sheet on a desk.  Follow the lighting locally (a wide
@@ -129,14 +129,18 @@ class Found:
 
 
 def _find_ink(
-    small: np.ndarray, paper: Paper, factor: int, select: Callable[[np.ndarray], np.ndarray]
+    small: np.ndarray, paper: Paper, factor: int, select: Callable[[np.ndarray], np.ndarray],
+    residual: np.ndarray | None = None,
 ) -> Ink | None:
     """Decide polarity and contrast against the paper model and pick the digit's components, or None.
+
+    `residual`: against_paper(small, paper, factor), if the caller has it already.
 
     If nothing stands out from the pixel noise, look again at 3×3 averages: strokes are coherent
     and keep their contrast while the noise drops threefold (faint pencil in a grainy photo).
     """
-    residual = against_paper(small, paper, factor)
+    if residual is None:
+        residual = against_paper(small, paper, factor)
     for smoothing in (1, 3):
         if smoothing > 1:
             residual = cv2.blur(residual, (smoothing, smoothing), borderType=cv2.BORDER_REPLICATE)

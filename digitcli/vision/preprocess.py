@@ -70,7 +70,11 @@ def to_mnist(gray: np.ndarray, *, mode: str = "auto") -> np.ndarray:
     Raises NoDigitError when there is no ink to be found.
     """
     _check_mode(mode)
-    gray = as_unit_float(gray)
+    return _to_mnist(as_unit_float(gray), mode)
+
+
+def _to_mnist(gray: np.ndarray, mode: str) -> np.ndarray:
+    """to_mnist on a checked float32 picture (open_gray's are: the check costs a pass over a photo)."""
     if mode == "none":
         return to_uint8(gray if gray.shape == (SIZE, SIZE) else resize(gray, (SIZE, SIZE)))
     if gray.shape == (SIZE, SIZE) and mnist_like(gray[None])[0]:
@@ -127,8 +131,7 @@ def _prepared(path: Path | str, gray: np.ndarray, mode: str,
     """to_mnist (with `contest`: the candidates, see load_digits), with "no digit" as a value naming the file."""
     try:
         if contest is None:
-            return to_mnist(gray, mode=mode)
-        gray = as_unit_float(gray)
+            return _to_mnist(gray, mode)
         try:
             searched = _normalise(gray)  # MNIST-like pictures were kept as they are already
         except NoDigitError:

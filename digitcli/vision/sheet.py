@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitcli.vision.ops import bbox, dilate, fill_holes, otsu, shrink, stroke_width
+from digitcli.vision.ops import bbox, dilate, fill_holes, median, otsu, shrink, stroke_width
 from digitcli.vision.components import labelled, paint
 
 
@@ -36,12 +36,13 @@ def cut_sheet(
     filled = filled[top:bottom, left:right]
     # Shrink the sheet a little: its edges (shadow, blur) must not look like ink.
     inside = ~dilate(~filled, 5)
-    paper = float(np.median(small[top:bottom, left:right][filled]))
+    paper = float(median(small[top:bottom, left:right][filled]))
     y0, y1 = top * factor, min(bottom * factor, gray.shape[0])
     x0, x1 = left * factor, min(right * factor, gray.shape[1])
-    rows = np.arange(y1 - y0) // factor
-    cols = np.arange(x1 - x0) // factor
-    return np.where(inside[rows[:, None], cols[None, :]], gray[y0:y1, x0:x1], np.float32(paper)), (y0, x0)
+    # Each small pixel covers factor×factor pixels of gray: repeating it is the same as indexing
+    # rows // factor and columns // factor, at a fraction of the cost on a photo.
+    inside = np.repeat(np.repeat(inside, factor, axis=0), factor, axis=1)[: y1 - y0, : x1 - x0]
+    return np.where(inside, gray[y0:y1, x0:x1], np.float32(paper)), (y0, x0)
 
 
 def sheet_on_desk(small: np.ndarray) -> np.ndarray | None:
@@ -68,11 +69,11 @@ def sheet_on_desk(small: np.ndarray) -> np.ndarray | None:
             # a bold light digit's is far less.
             or stroke_width(sheet) < 0.4 * min(bottom - top, right - left)):
         return None
-    paper, desk = float(np.median(coarse[sheet])), float(np.median(coarse[~sheet]))
+    paper, desk = float(median(coarse[sheet])), float(median(coarse[~sheet]))
     if paper < 0.5 or paper - desk < SHEET_CONTRAST:
         return None
     # A sheet's edge is sharp: most of the step happens within 2 px (a lighting gradient's does not).
-    step = np.median(coarse[sheet & dilate(~sheet, 5)]) - np.median(coarse[~sheet & dilate(sheet, 5)])
+    step = median(coarse[sheet & dilate(~sheet, 5)]) - median(coarse[~sheet & dilate(sheet, 5)])
     if step < 0.5 * (paper - desk):
         return None
     rows = np.minimum(np.arange(small.shape[0]) // k, sheet.shape[0] - 1)
