@@ -208,7 +208,7 @@ def _components_without_lines(mask: np.ndarray) -> Components:
     clutter, other than a line (which may have a digit written across it), stay ruled out.
     """
     cleaned = without_lines(mask)
-    if np.array_equal(cleaned, mask):
+    if cleaned is mask:
         return components(mask)
     whole = components(mask)
     return components(cleaned, ruled_out=paint(whole.labels, whole.clutter & ~whole.line))
@@ -218,15 +218,19 @@ def without_lines(mask: np.ndarray) -> np.ndarray:
     """The mask without ruled lines and margin lines, keeping the strokes of digits written across them.
 
     A digit written across a line is one component with it, which would rule it out as clutter.
+    The mask itself (not a copy) when it has no such line.
     """
     # Margin lines first, then ruled lines. Both cross the whole picture, where a digit's bar or a
     # tall 1 in a tight crop stops short of it.
-    mask = mask & ~_line_pixels(mask.T, MARGIN_LENGTH).T
-    return mask & ~_line_pixels(mask, RULED_LENGTH)
+    margin = _line_pixels(mask.T, MARGIN_LENGTH)
+    if margin is not None and margin.any():
+        mask = mask & ~margin.T
+    ruled = _line_pixels(mask, RULED_LENGTH)
+    return mask if ruled is None or not ruled.any() else mask & ~ruled
 
 
-def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
-    """The pixels of thin horizontal lines across the mask, except where a stroke crosses them.
+def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray | None:
+    """The pixels of thin horizontal lines across the mask, except where a stroke crosses them (None: no line).
 
     A line has a run of ink at least `length` × the width, and ink within LINE_REACH rows along
     LINE_COVER × the width: it crosses the whole picture, though noise or fading may break it,
@@ -242,7 +246,7 @@ def _line_pixels(mask: np.ndarray, length: float) -> np.ndarray:
     row = candidates[row]
     long = stop - start >= length * w
     if not long.any():
-        return np.zeros_like(mask)
+        return None
     long &= (np.count_nonzero(grow_rows(mask, LINE_REACH), axis=1) >= LINE_COVER * w)[row]
     line = np.zeros((h, w + 1), np.int8)
     np.add.at(line, (row[long], start[long]), 1)

@@ -45,7 +45,7 @@ class Paper:
         if self.local is not None:
             rows = np.minimum(((v + 1) * self.shape[0] / 2 // self.factor).astype(int), self.local.shape[0] - 1)
             cols = np.minimum(((u + 1) * self.shape[1] / 2 // self.factor).astype(int), self.local.shape[1] - 1)
-            smooth = smooth + self.local[rows[:, None], cols[None, :]]
+            smooth = smooth + self.local.take(rows, axis=0).take(cols, axis=1)  # the same as [rows[:, None], cols], faster
         return smooth.astype(np.float32)
 
     @staticmethod
