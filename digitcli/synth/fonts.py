@@ -88,17 +88,20 @@ def _sha256(path: str) -> str | None:
         return None
 
 
+def random_font(rng: Rng, fonts: Sequence[Sequence[str]] | None = None) -> str:
+    """A font file from `fonts`, one list of files per package (default: the benchmark's): the
+    package is drawn first, so a family of 30 files weighs no more than a single hand."""
+    families = pinned("bench") if fonts is None else fonts
+    family = families[rng.integers(len(families))]
+    return family[rng.integers(len(family))]
+
+
 def draw_font(
     label: int, height: int, rng: Rng, fonts: Sequence[Sequence[str]] | None = None
 ) -> tuple[Image.Image, str]:
-    """A printed digit in a random font, weight and slant: an L mask with ink `height` px tall.
-
-    `fonts` holds one list of files per package (the benchmark's fonts by default): the package is
-    drawn first, so a family of 30 files weighs no more than a single hand.
-    """
-    families = pinned("bench") if fonts is None else fonts
-    family = families[rng.integers(len(families))]
-    path = family[rng.integers(len(family))]
+    """A printed digit in a random font (see random_font), weight and slant: an L mask with ink
+    `height` px tall."""
+    path = random_font(rng, fonts)
     size = min(4 * height, 600)
     font, style = ImageFont.truetype(path, size), Path(path).stem
     bold = int(rng.uniform(0, 0.04) * size) if rng.random() < 0.4 else 0  # synthetic bold

@@ -121,9 +121,7 @@ def _with_pen(mask: Image.Image, pen: float) -> Image.Image:
 
 def _printed(number: str, height: int, spacing: str, rng: Rng) -> tuple[Image.Image, str]:
     """The number printed in one font (weight, italics and letter spacing drawn at random)."""
-    families = fonts.pinned("bench")
-    family = families[rng.integers(len(families))]
-    path = family[rng.integers(len(family))]
+    path = fonts.random_font(rng)
     size = min(4 * height, 400)
     font = ImageFont.truetype(path, size)
     bold = int(rng.uniform(0, 0.04) * size) if rng.random() < 0.4 else 0
