@@ -125,6 +125,10 @@ def photos(out: Path, count: int, *, workers: int = 0) -> tuple[Path, str]:
     source = _photo_source()
     if _done(out):
         return out, source
+    if source.startswith("digitcli.synth.realistic"):
+        from digitcli.synth import fonts
+
+        fonts.require("bench")  # one line if the pinned fonts are missing; the workers inherit the check
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(out, j, min(PHOTO_CHUNK, count - j * PHOTO_CHUNK), source) for j in range(-(-count // PHOTO_CHUNK))]
     workers = workers or len(os.sched_getaffinity(0))

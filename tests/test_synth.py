@@ -223,3 +223,9 @@ def test_printed_dataset_labels_stay_balanced_past_256(monkeypatch):
     arrays = fonts.printed_dataset(600, seed=0)
     assert np.array_equal(arrays["x_train"][:, 0, 0], arrays["y_train"])
     assert np.bincount(arrays["y_train"]).tolist() == [60] * 10
+
+
+def test_pinning_a_package_that_is_not_installed_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(fonts, "BENCH_PACKAGES", ("fonts-not-a-real-package",))
+    with pytest.raises(fonts.FontsMissing, match="fonts-not-a-real-package .*make fonts"):
+        fonts.pin()

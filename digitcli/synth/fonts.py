@@ -77,8 +77,13 @@ def require(*roles: str) -> None:
         for role in roles:
             pinned(role)
     except FontsMissing as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(error.exit_code) from None
+        raise _stopped(error) from None
+
+
+def _stopped(error: FontsMissing) -> SystemExit:
+    """The one line on stderr; the SystemExit with the error's exit code, to raise."""
+    print(f"error: {error}", file=sys.stderr)
+    return SystemExit(error.exit_code)
 
 
 def _sha256(path: str) -> str | None:
@@ -164,13 +169,22 @@ def pin() -> str:
 
 
 def _dpkg(*args: str) -> str:
-    return subprocess.run(["dpkg-query", *args], capture_output=True, text=True, check=True).stdout
+    try:
+        return subprocess.run(["dpkg-query", *args], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise FontsMissing(f"dpkg-query {args[-1]} failed (is the package installed? `make fonts`): "
+                           f"{getattr(error, 'stderr', '') or error}".strip()) from None
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m digitcli.synth.fonts", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pin", action="store_true", help=f"rewrite {MANIFEST.name} from the installed packages")
     if parser.parse_args().pin:
-        MANIFEST.write_text(pin())
+        try:
+            text = pin()  # all of it before writing: a failure leaves the old list whole
+        except FontsMissing as error:
+            raise _stopped(error) from None
+        MANIFEST.write_text(text)
+    require("training", "bench")
     for role in ("training", "bench"):
         print(role, sum(map(len, pinned(role))), "files in", len(pinned(role)), "packages")
