@@ -67,6 +67,8 @@ def main():
     for margin in (0.0, SEARCH_MARGIN, 1.0):
         for rejects in (0.5, 1.0, SEARCH_REJECTS):
             line(f"margin {margin:g}, band to +{rejects:g}", CONTESTED_BELOW, rejects, margin, None)
+    line(f"margin {SEARCH_MARGIN:g}, no lower bound", np.inf, SEARCH_REJECTS, SEARCH_MARGIN, None)
+    line(f"margin {SEARCH_MARGIN:g}, every search contested", np.inf, np.inf, SEARCH_MARGIN, None)
     for agree in (0.5, 0.6, 0.75):
         line(f"as chosen, agreement >= {agree:g}", CONTESTED_BELOW, SEARCH_REJECTS, SEARCH_MARGIN, agree)
 
