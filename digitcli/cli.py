@@ -359,7 +359,7 @@ def train(
     if output_format is TableOrJson.json:
         records.write_json(summary)
     else:
-        tables.console().print(tables.training_table(summary, result.seconds, decision))
+        tables.console().print(tables.training_table(summary))
     if decision is not None and not decision.promote:
         print(f"digitcli: not promoted ({'; '.join(decision.reasons)}); the candidate is "
               f"{result.model_path}", file=sys.stderr)

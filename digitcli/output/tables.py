@@ -221,16 +221,16 @@ def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
     return table
 
 
-def training_table(summary: dict, seconds: float, decision) -> Table:
-    """`train`: the model file, its test figures, and whether it was promoted (`decision`)."""
+def training_table(summary: dict) -> Table:
+    """`train`: the model file, its test figures, and whether it was promoted (runrecord.summary)."""
     rows = [("model file", summary["model"]),
             ("test accuracy", f"{summary['test_accuracy']:.2%} of {summary['test_count']:,}"),
             ("test loss", f"{summary['test_loss']:.4f}"),
             ("network", f"784 → {' → '.join(map(str, summary['hidden']))} → 10"),
-            ("epochs", summary["epochs_run"]), ("time", f"{seconds:.0f} s"),
+            ("epochs", summary["epochs_run"]), ("time", f"{summary['seconds']:.0f} s"),
             ("data", summary["data"]), ("run record", summary["run_dir"])]
-    if decision is not None:
-        rows.append(("promoted", "yes" if decision.promote else "no: " + "; ".join(decision.reasons)))
+    if summary["promoted"] is not None:
+        rows.append(("promoted", "yes" if summary["promoted"] else "no: " + "; ".join(summary["gate_failures"])))
     return key_value_table("Training finished", rows)
 
 
